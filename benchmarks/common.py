@@ -1,0 +1,220 @@
+"""Shared pieces of the benchmark scripts: data, machine description, timing statistics, tables.
+
+Data: Fashion-MNIST from Debian's package ``dataset-fashion-mnist`` (IDX files under
+``/usr/share/datasets/fashion-mnist/``) when it is installed, otherwise synthetic arrays of the same
+shapes and dtypes. Either way ``x`` is float (N, 784) in [0, 1] and ``y`` int64 (N,) with labels in
+0..9; the training split has 60,000 images and the test split 10,000.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+_FILES = {
+    True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+N_TRAIN, N_TEST, N_IN, N_OUT = 60_000, 10_000, 784, 10
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzip or raw, told apart by the gzip magic) into an array of its shape."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic {raw[:4]!r})")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise ValueError(f"{path}: payload is {len(raw) - offset} bytes, header says {expected}")
+    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape)
+
+
+@dataclass
+class Data:
+    """Training and test arrays: x float (N, 784) in [0, 1], y int64 (N,), and a one-hot copy of y."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def astype(self, dtype: np.dtype) -> Data:
+        """The same data with x in ``dtype`` (labels unchanged)."""
+        return Data(self.x_train.astype(dtype), self.y_train, self.x_test.astype(dtype),
+                    self.y_test, self.source)
+
+
+def load_data(synthetic: bool = False, seed: int = 0) -> Data:
+    """Fashion-MNIST (float32) when installed and ``synthetic`` is false, else synthetic data.
+
+    The synthetic data is learnable (each class is a fixed random prototype plus noise), so the
+    accuracy check still means something without the real files.
+    """
+    paths = {train: [FASHION_DIR / f for f in _FILES[train]] for train in (True, False)}
+    if not synthetic and all(p.exists() for ps in paths.values() for p in ps):
+        arrays = []
+        for train in (True, False):
+            images, labels = (read_idx(p) for p in paths[train])
+            arrays.append(images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0))
+            arrays.append(labels.astype(np.int64))
+        return Data(*arrays, source=f"Fashion-MNIST ({FASHION_DIR})")
+    rng = np.random.default_rng(seed)
+    protos = rng.random((N_OUT, N_IN), dtype=np.float32)
+    arrays = []
+    for n in (N_TRAIN, N_TEST):
+        y = rng.integers(0, N_OUT, size=n).astype(np.int64)
+        x = 0.5 * protos[y] + 0.5 * rng.random((n, N_IN), dtype=np.float32)
+        arrays += [x.astype(np.float32), y]
+    return Data(*arrays, source="synthetic (Fashion-MNIST not installed)")
+
+
+def one_hot(y: np.ndarray, dtype: np.dtype, k: int = N_OUT) -> np.ndarray:
+    """(N,) int labels -> (N, k) one-hot array of ``dtype``."""
+    out = np.zeros((len(y), k), dtype=dtype)
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
+def shuffled(data: Data, seed: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One epoch's training order: (x, y one-hot, y labels), each a contiguous shuffled copy.
+
+    Every system gets exactly these arrays and slices its mini-batches from them as views, so data
+    preparation is identical for all and is not part of the timed epoch.
+    """
+    perm = np.random.default_rng(seed).permutation(len(data.y_train))
+    x = np.ascontiguousarray(data.x_train[perm], dtype=dtype)
+    labels = data.y_train[perm]
+    return x, one_hot(labels, dtype), labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine and thread settings
+
+
+def thread_info() -> dict[str, str]:
+    """What the BLAS / OpenMP thread pools and the OPENBLAS_* / *_NUM_THREADS variables are."""
+    info: dict[str, str] = {}
+    for k in sorted(os.environ):
+        if k.startswith("OPENBLAS") or k.endswith("_NUM_THREADS"):
+            info[f"env {k}"] = os.environ[k]
+    try:
+        import threadpoolctl
+
+        for pool in threadpoolctl.threadpool_info():
+            name = f"{pool['internal_api']} {pool.get('version') or ''}".strip()
+            extra = pool.get("architecture") or pool.get("threading_layer") or ""
+            info[f"pool {name} ({Path(pool['filepath']).name})"] = (
+                f"{pool['num_threads']} threads {extra}".strip())
+    except ImportError:
+        info["threadpoolctl"] = "not installed (pip install threadpoolctl to list BLAS pools)"
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch.get_num_threads()"] = str(torch.get_num_threads())
+        info["torch.get_num_interop_threads()"] = str(torch.get_num_interop_threads())
+    return info
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_report() -> list[str]:
+    """Lines describing the machine and library versions (printed at the top of each script)."""
+    lines = [
+        f"python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs, {cpu_model()}",
+        f"numpy {np.__version__}",
+    ]
+    try:
+        import tinygrad_nn
+
+        lines.append(f"tinygrad_nn {getattr(tinygrad_nn, '__version__', '?')} "
+                     f"({Path(tinygrad_nn.__file__).parent})")
+    except Exception as e:  # noqa: BLE001 - report any import failure, the harness goes on
+        lines.append(f"tinygrad_nn: import failed ({type(e).__name__}: {e})")
+    if "torch" in sys.modules:
+        lines.append(f"torch {sys.modules['torch'].__version__}")
+    lines += [f"{k}: {v}" for k, v in thread_info().items()]
+    return lines
+
+
+def try_import_torch():
+    """torch, or None when it is not installed (the scripts then skip it)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing and tables
+
+
+def timeit(fn: Callable[[], object]) -> tuple[float, object]:
+    """(seconds, result) of one call, measured with perf_counter."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+@dataclass
+class Stats:
+    median: float
+    lo: float
+    hi: float
+    n: int
+
+    @classmethod
+    def of(cls, xs: Sequence[float]) -> Stats:
+        return cls(statistics.median(xs), min(xs), max(xs), len(xs))
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub markdown table, columns padded for reading in a terminal."""
+    cells = [list(header)] + [list(r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def fmt(r):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+
+    sep = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([fmt(cells[0]), sep] + [fmt(r) for r in cells[1:]])
+
+
+def current_rss_bytes() -> int:
+    """Resident set size now (Linux /proc/self/statm), in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (ru_maxrss, KiB on Linux), in bytes."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -1,0 +1,139 @@
+"""``Function``: PyTorch's interface for custom differentiable ops.
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):              # Tensors in, Tensors out (not recorded)
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_out):      # one gradient per forward input (None if not needed)
+            (y,) = ctx.saved_tensors
+            return grad_out * y
+
+    y = Exp.apply(x)
+
+``apply`` runs ``forward`` with grad mode off and records one node, a ``FunctionNode``, whose
+``backward`` calls the user's static ``backward`` with Tensors (recorded under create_graph).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import anomaly
+from ..engine.grad_mode import mode
+from ..engine.node import Op
+from ..tensor import Tensor
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom Function: saved tensors, needs_input_grad, and free attributes."""
+
+    def save_for_backward(self, *tensors) -> None:
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save Tensors (or None), got "
+                                f"{type(t).__name__}")
+        self._saved = tensors
+        self._saved_versions = [(t._vc, t._vc[0]) for t in tensors if t is not None]
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if getattr(self, "_freed", False):
+            from ..engine.backward import FREED
+
+            raise RuntimeError(FREED)
+        return getattr(self, "_saved", ())
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = value
+
+
+class FunctionNode(Op):
+    """The graph node of one call of a custom Function."""
+
+    def __init__(self, fn, ctx):
+        self.fn, self.ctx = fn, ctx
+
+    def name(self) -> str:
+        return self.fn.__name__ + "Backward"
+
+    def backward(self, g):
+        wrap = g if isinstance(g, Tensor) else Tensor._make(g, None, False)
+        grads = self.fn.backward(self.ctx, wrap)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) < len(self.parents):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                               f"(expected {len(self.parents)}, got {len(grads)})")
+        out = []
+        for p, gi in zip(self.parents, grads):
+            if gi is None or not isinstance(p, Tensor):
+                out.append(None)
+                continue
+            if not isinstance(gi, Tensor):
+                gi = Tensor(gi, dtype=p.dtype)
+            if gi.shape != p.shape and np.broadcast_shapes(gi.shape, p.shape) != gi.shape:
+                raise RuntimeError(f"Function {self.name()} returned an invalid gradient - got "
+                                   f"{list(gi.shape)} but expected shape compatible with "
+                                   f"{list(p.shape)}")
+            out.append(gi if isinstance(g, Tensor) else gi.data)
+        return tuple(out)
+
+    def check_versions(self) -> None:
+        for vc, v in self._versions:
+            if vc[0] != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}; "
+                    f"expected version {v} instead.")
+
+    def release(self) -> None:
+        self.ctx._saved = ()
+        self.ctx._freed = True
+        super().release()
+
+
+class Function:
+    """Base class for custom ops: define static ``forward(ctx, ...)`` and ``backward(ctx, ...)``."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement the backward function for custom Function.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        prev = mode.enabled
+        mode.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            mode.enabled = prev
+        if not (prev and any(ctx.needs_input_grad)):
+            return out
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor (tuples of outputs are not "
+                            f"supported by tinygrad_nn), got {type(out).__name__}")
+        node = FunctionNode(cls, ctx)
+        node.parents = args
+        node.arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        node.edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None
+                      for a in args]
+        node.needs_input_grad = list(ctx.needs_input_grad)
+        node._versions = getattr(ctx, "_saved_versions", [])
+        if anomaly.enabled:
+            anomaly.record(node)
+        res = Tensor._make(out.data, node, True)
+        res._vc = out._vc
+        return res

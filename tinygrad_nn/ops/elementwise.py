@@ -1,0 +1,255 @@
+"""Elementwise ops: forward and backward of each on a few lines.
+
+Inputs may broadcast; rules return gradients of the broadcast shape and the engine sums them back
+to each input's shape. Binary ops take a Tensor or a Python scalar on either side (a scalar input
+gets no gradient). ``x, y = self.inputs(g)`` are NumPy arrays normally and Tensors under
+``create_graph``; ``xp(g)`` is NumPy or its tracked twin, so one rule serves both.
+
+Conventions at non-differentiable points follow PyTorch: relu'(0) = 0, |x|'(0) = 0, clamp passes
+the gradient at the bounds, and maximum/minimum split it in half between equal inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.node import Op, xp
+from ..tensor import Tensor
+
+
+# -- arithmetic --------------------------------------------------------------------------------
+class Add(Op):
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Op):
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, g):
+        x, y = self.inputs(g)
+        n = self.needs_input_grad
+        return (g * y if n[0] else None), (g * x if n[1] else None)
+
+
+class Div(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, g):
+        x, y = self.inputs(g)
+        n = self.needs_input_grad
+        gx = g / y if n[0] else None
+        gy = -g * x / (y * y) if n[1] else None
+        return gx, gy
+
+
+class Pow(Op):
+    """x ** y; d/dx = y x^(y-1), d/dy = x^y log x (0 where x = 0 and y >= 0, as PyTorch)."""
+
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return x**y
+
+    def backward(self, g):
+        x, y = self.inputs(g)
+        n, np_ = self.needs_input_grad, xp(g)
+        gx = gy = None
+        if n[0]:
+            if np.isscalar(y):
+                gx = g * 0.0 if y == 0 else g * y * x ** (y - 1)
+            else:
+                gx = np_.where(y == 0, 0.0, g * y * x ** (y - 1))
+        if n[1]:
+            zero = (x == 0) & (y >= 0)
+            safe = np_.where(zero, 1.0, x)
+            gy = np_.where(zero, 0.0, g * x**y * np_.log(safe))
+        return gx, gy
+
+
+class Neg(Op):
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+# -- unary math ----------------------------------------------------------------------------------
+class Exp(Op):
+    saves_out = True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        out = self.out if not isinstance(g, Tensor) else self.parents[0].exp()
+        return (g * out,)
+
+
+class Log(Op):
+    saves = (0,)
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        (x,) = self.inputs(g)
+        return (g / x,)
+
+
+class Sqrt(Op):
+    saves_out = True
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        out = self.out if not isinstance(g, Tensor) else self.parents[0].sqrt()
+        return (g / (2 * out),)
+
+
+class Abs(Op):
+    saves = (0,)
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        (x,) = self.inputs(g)
+        return (g * xp(g).sign(x),)
+
+
+class Sigmoid(Op):
+    """σ(x) = ½ tanh(x/2) + ½: overflow-free for any x; σ' = σ (1 − σ)."""
+
+    saves_out = True
+
+    def forward(self, x):
+        s = np.multiply(x, 0.5)
+        np.tanh(s, out=s)
+        s *= 0.5
+        s += 0.5
+        return s
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            s = self.parents[0].sigmoid()
+            return (g * s * (1 - s),)
+        s = self.out
+        d = 1.0 - s
+        d *= s
+        d *= g
+        return (d,)
+
+
+class Tanh(Op):
+    saves_out = True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        t = self.out if not isinstance(g, Tensor) else self.parents[0].tanh()
+        return (g * (1 - t * t),)
+
+
+class Relu(Op):
+    saves_out = True
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            return (g * (self.parents[0].data > 0),)
+        return (g * (self.out > 0),)
+
+
+class Clamp(Op):
+    """clamp(x, min, max); the gradient passes where min <= x <= max (bounds included)."""
+
+    saves = (0,)
+
+    def forward(self, x, min=None, max=None):
+        self.bounds = (min, max)
+        return np.clip(x, min, max)
+
+    def backward(self, g):
+        x = self.parents[0].data if isinstance(g, Tensor) else self.arrays[0]
+        lo, hi = self.bounds
+        keep = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            keep &= x >= lo
+        if hi is not None:
+            keep &= x <= hi
+        return (g * keep,)
+
+
+class Maximum(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return np.maximum(x, y)
+
+    def backward(self, g):
+        x, y = self.arrays if not isinstance(g, Tensor) else (self.parents[0].data, self.parents[1].data)
+        w = (x > y) + 0.5 * (x == y)
+        w = w.astype(np.result_type(x, y), copy=False)
+        n = self.needs_input_grad
+        return (g * w if n[0] else None), (g * (1 - w) if n[1] else None)
+
+
+class Minimum(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return np.minimum(x, y)
+
+    def backward(self, g):
+        x, y = self.arrays if not isinstance(g, Tensor) else (self.parents[0].data, self.parents[1].data)
+        w = (x < y) + 0.5 * (x == y)
+        w = w.astype(np.result_type(x, y), copy=False)
+        n = self.needs_input_grad
+        return (g * w if n[0] else None), (g * (1 - w) if n[1] else None)
+
+
+class Where(Op):
+    """where(cond, x, y): the gradient goes to x where cond holds, to y elsewhere."""
+
+    def forward(self, x, y, cond=None):
+        self.cond = cond
+        return np.where(cond, x, y)
+
+    def backward(self, g):
+        c, n, np_ = self.cond, self.needs_input_grad, xp(g)
+        gx = np_.where(c, g, 0.0) if n[0] else None
+        gy = np_.where(c, 0.0, g) if n[1] else None
+        return gx, gy
+
+
+class Cast(Op):
+    """x.to(dtype): the gradient is cast back (by the engine) to the input's dtype."""
+
+    def forward(self, x, dtype=None):
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g,)

@@ -1,0 +1,97 @@
+"""Fused loss ops: one graph node each for the costs of the hot training loops.
+
+``SquaredError``: ``scale · Σ_axis (x − y)²``, the shared core of ``mse_loss`` (scale 1/N) and the
+book's quadratic cost C = 1/(2n) Σ_x ||y(x) − a||² (scale 1/(2n), summed per example).
+Gradient: ∂/∂x = 2·scale·(x − y) (broadcast over the reduced axes), ∂/∂y = −∂/∂x.
+
+``SoftmaxCrossEntropy``: −w_t log softmax(x)_t per row for class-index targets t, with PyTorch's
+``weight``, ``ignore_index`` and reductions ('mean' divides by Σ w_t over rows not ignored).
+Gradient: (softmax(x) − onehot(t)) · w_t · g (/ Σ w_t for 'mean').
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.node import Op
+from ..tensor import Tensor
+
+
+class SquaredError(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y, scale=1.0, axis=None):
+        """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
+        d = x - y
+        self.d, self.scale, self.axis = d, scale, axis
+        if axis is None:
+            flat = d.reshape(-1)
+            return np.asarray(np.dot(flat, flat) * scale, dtype=d.dtype)
+        sq = d * d
+        if axis == "none":
+            return sq * scale if scale != 1.0 else sq
+        return np.sum(sq, axis=axis) * scale
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            d = self.parents[0] - self.parents[1]
+            if self.axis == -1:
+                g = g.unsqueeze(-1)
+        else:
+            d = self.d
+            if self.axis == -1:
+                g = g[..., None]
+        gx = d * (g * (2.0 * self.scale))
+        n = self.needs_input_grad
+        return (gx if n[0] else None), (-gx if n[1] else None)
+
+    @classmethod
+    def name(cls) -> str:
+        return "MseLossBackward0"
+
+
+class SoftmaxCrossEntropy(Op):
+    """Cross entropy of logits x (N, C) and int targets t (N,); reduction 'mean'|'sum'|'none'."""
+
+    saves = (0,)
+
+    def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean"):
+        z = x - np.max(x, axis=1, keepdims=True)
+        e = np.exp(z)
+        s = np.sum(e, axis=1, keepdims=True)
+        rows = np.arange(x.shape[0])
+        keep = target != ignore_index
+        t = np.where(keep, target, 0)
+        nll = np.log(s[:, 0]) - z[rows, t]  # −log softmax(x)_t
+        w = keep.astype(x.dtype) if weight is None else np.where(keep, weight[t], 0).astype(x.dtype)
+        loss = nll * w
+        e /= s  # softmax, kept for backward
+        self.p, self.t, self.rows, self.w, self.reduction = e, t, rows, w, reduction
+        if reduction == "none":
+            return loss
+        total = np.sum(loss)
+        self.denom = np.sum(w) if reduction == "mean" else None
+        return np.asarray(total / self.denom if reduction == "mean" else total, dtype=x.dtype)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            x = self.parents[0]
+            d = x.softmax(1) - Tensor._make(self._onehot(x.dtype), None, False)
+        else:
+            d = self.p.copy()
+            d[self.rows, self.t] -= 1.0
+        w = self.w
+        if self.reduction == "none":
+            scale = g[:, None] * w[:, None] if not isinstance(g, Tensor) else g.unsqueeze(1) * w[:, None]
+        else:
+            scale = (w / self.denom if self.reduction == "mean" else w)[:, None] * g
+        return (d * scale,)
+
+    def _onehot(self, dtype):
+        o = np.zeros(self.p.shape, dtype=dtype)
+        o[self.rows, self.t] = 1.0
+        return o
+
+    @classmethod
+    def name(cls) -> str:
+        return "NllLossBackward0"

@@ -1,0 +1,66 @@
+"""matmul and the fused linear layer: forward and backward.
+
+matmul follows NumPy/PyTorch: 1-D operands are promoted to a row (left) or a column (right) and
+the added dim is removed; leading (batch) dims broadcast and the engine sums their gradient back.
+For C = A @ B:  dA = dC @ Bᵀ,  dB = Aᵀ @ dC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.node import Op, xp
+
+
+class Matmul(Op):
+    saves = (0, 1)
+
+    def forward(self, x, y):
+        return np.matmul(x, y)
+
+    def backward(self, g):
+        x, y = self.inputs(g)
+        n = self.needs_input_grad
+        if x.ndim == 1 and y.ndim == 1:  # dot product: g is 0-d
+            return (g * y if n[0] else None), (g * x if n[1] else None)
+        if x.ndim == 1:  # (k) @ (..., k, m) -> (..., m)
+            g2 = xp(g).expand_dims(g, -2)  # (..., 1, m)
+            gx = (g2 @ y.mT)[..., 0, :] if n[0] else None
+            gy = x[:, None] * g2 if n[1] else None
+            return gx, gy
+        if y.ndim == 1:  # (..., n, k) @ (k) -> (..., n)
+            g2 = xp(g).expand_dims(g, -1)  # (..., n, 1)
+            gx = g2 * y if n[0] else None
+            gy = (x.mT @ g2)[..., 0] if n[1] else None
+            return gx, gy
+        return (g @ y.mT if n[0] else None), (x.mT @ g if n[1] else None)
+
+
+class Linear(Op):
+    """y = x Wᵀ + b for x (..., in), W (out, in), b (out,) or None. PyTorch: AddmmBackward0.
+
+    dx = g W,  dW = gᵀ x,  db = Σ_rows g   (rows = all leading dims of x flattened).
+    """
+
+    saves = (0, 1)
+
+    def forward(self, x, w, b=None):
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g):
+        x, w = self.inputs(g)[:2]
+        n = self.needs_input_grad
+        gx = g @ w if n[0] else None
+        if g.ndim != 2:  # flatten leading dims for the parameter gradients
+            g = g.reshape(-1, g.shape[-1])
+            x = x.reshape(-1, x.shape[-1])
+        gw = g.T @ x if n[1] else None
+        gb = g.sum(0) if len(n) > 2 and n[2] else None
+        return gx, gw, gb
+
+    @classmethod
+    def name(cls) -> str:
+        return "AddmmBackward0"
