@@ -7,7 +7,7 @@ accuracy and its parameters as NumPy arrays ([W1, b1, W2, b2, ...], PyTorch layo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,15 +46,16 @@ WORKLOADS = {
 }
 
 
-@dataclass
 class System:
-    """Base: ``name``, the workloads it runs, and whether it always computes in float64."""
+    """Base: ``name``, the workloads it runs, whether it always computes in float64, and whether
+    it is timed on part of an epoch only (and scaled) because a whole one would take too long."""
 
-    name: str
-    workloads: tuple[str, ...] = ("book", "wide")
-    always_float64: bool = False
-    note: str = ""
-    _state: dict = field(default_factory=dict, repr=False)
+    def __init__(self, name: str, workloads: tuple[str, ...] = ("book", "wide"),
+                 always_float64: bool = False, partial_epoch: bool = False):
+        self.name = name
+        self.workloads = workloads
+        self.always_float64 = always_float64
+        self.partial_epoch = partial_epoch
 
     def setup(self, wl: Workload, dtype: str, seed: int, params=None) -> None:
         raise NotImplementedError
@@ -123,7 +124,8 @@ class NielsenSystem(System):
     """The book's per-example network.py algorithm, float64 (``nielsen.py``), book only."""
 
     def __init__(self):
-        super().__init__("Nielsen per-example (f64)", workloads=("book",), always_float64=True)
+        super().__init__("Nielsen per-example (f64)", workloads=("book",), always_float64=True,
+                         partial_epoch=True)
 
     def setup(self, wl, dtype, seed, params=None):
         self.wl = wl

@@ -1,4 +1,4 @@
-"""read_idx: every IDX element type, raw and gzip (detected by content), and every malformed file."""
+"""read_idx: every IDX element type, raw and gzip (detected by content), and malformed files."""
 
 import gzip
 import struct

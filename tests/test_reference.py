@@ -82,7 +82,10 @@ def book_backprop_one_example(weights, biases, x, y):
         zs.append(z)
         activation = sig(z)
         activations.append(activation)
-    sp = lambda z: sig(z) * (1 - sig(z))  # noqa: E731
+    # The book's sigma'(z) = sigma(z) (1 - sigma(z)), written sigma(z) sigma(-z): the same
+    # number, without the cancellation in 1 - sigma(z) that makes the book's form lose all
+    # relative accuracy for large z (it gives 9.348e-14 for 9.358e-14 at z = 30, 0 at z = 37).
+    sp = lambda z: sig(z) * sig(-z)  # noqa: E731
     delta = (activations[-1] - y.reshape(-1, 1)) * sp(zs[-1])
     nabla_b = [None] * len(weights)
     nabla_w = [None] * len(weights)

@@ -21,7 +21,13 @@ from hypothesis.extra import numpy as hnp
 from tinygrad_nn import serialization
 from tinygrad_nn.serialization import load, save
 
-SUFFIXES = [".npz", ".safetensors"]
+try:
+    import safetensors  # noqa: F401
+    HAVE_SAFETENSORS = True
+except ImportError:
+    HAVE_SAFETENSORS = False
+needs_safetensors = pytest.mark.skipif(not HAVE_SAFETENSORS, reason="needs safetensors")
+SUFFIXES = [".npz", pytest.param(".safetensors", marks=needs_safetensors)]
 DTYPES = [np.float32, np.float64, np.int64, np.int32, np.bool_]
 
 
@@ -223,8 +229,9 @@ def test_npz_is_plain_numpy(tmp_path):
         assert npz["__tinygrad_nn_structure__"].dtype == np.uint8
 
 
+@needs_safetensors
 def test_safetensors_names_are_state_dict_keys(tmp_path):
-    safetensors = pytest.importorskip("safetensors")
+    import safetensors
     path = tmp_path / "m.safetensors"
     sd = {"0.weight": np.ones((2, 3), np.float32), "0.bias": np.zeros(2, np.float32),
           "2.weight": np.ones((1, 2), np.float32)}
@@ -295,6 +302,7 @@ def test_missing_directory_and_file(tmp_path, suffix):
     assert listdir(tmp_path) == []
 
 
+@needs_safetensors
 def test_missing_safetensors_package(tmp_path, monkeypatch):
     path = tmp_path / "x.safetensors"
     save({"a": np.ones(2)}, path)
@@ -330,7 +338,8 @@ def write_npz(path, structure, **arrays):
 
 
 def write_safetensors(path, structure, **arrays):
-    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    import safetensors.numpy as safetensors_numpy
+
     metadata = None if structure is None else {"tinygrad_nn": structure}
     safetensors_numpy.save_file(arrays, str(path), metadata=metadata)
 
@@ -424,7 +433,10 @@ def test_foreign_files_are_rejected(tmp_path):
     np.savez(tmp_path / "plain.npz", a=np.ones(2))  # a plain NumPy archive: no structure
     with pytest.raises(ValueError, match="__tinygrad_nn_structure__"):
         load(tmp_path / "plain.npz")
-    # each format under the other's suffix
+
+
+@needs_safetensors
+def test_each_format_under_the_others_suffix(tmp_path):
     save(SAMPLE, tmp_path / "a.npz")
     os.replace(tmp_path / "a.npz", tmp_path / "a.safetensors")
     with pytest.raises(ValueError, match="a.safetensors"):
@@ -435,6 +447,7 @@ def test_foreign_files_are_rejected(tmp_path):
         load(tmp_path / "b.npz")
 
 
+@needs_safetensors
 def test_safetensors_without_structure(tmp_path):
     path = tmp_path / "x.safetensors"
     write_safetensors(path, None, a=np.ones(2, np.float32))
@@ -494,6 +507,21 @@ def test_npz_member_with_unsupported_dtype(tmp_path):
         load(path)
 
 
+@needs_safetensors
+def test_safetensors_member_with_unsupported_dtype(tmp_path):
+    path = tmp_path / "x.safetensors"
+    write_safetensors(path, doc({"array": "a"}), a=np.ones(2, np.complex64))
+    with pytest.raises(ValueError, match="C64"):
+        load(path)
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    for dtype, name in [(torch.bfloat16, "BF16"), (torch.float8_e4m3fn, "F8_E4M3")]:
+        safetensors_torch.save_file({"a": torch.ones(2, dtype=dtype)}, str(path),
+                                    metadata={"tinygrad_nn": doc({"array": "a"})})
+        with pytest.raises(ValueError, match=name):
+            load(path)
+
+
 def test_well_formed_handmade_structure_loads(tmp_path):
     """The layout described in the docstring is all a reader needs (guards the bad cases above:
     they fail for the stated reason, not because the helpers write unreadable files)."""
@@ -501,6 +529,8 @@ def test_well_formed_handmade_structure_loads(tmp_path):
     write_npz(tmp_path / "x.npz", doc(root), a=np.ones(2, np.float32))
     assert_same(load(tmp_path / "x.npz"),
                 {"a": np.ones(2, np.float32), 3: (-math.inf, 1.5, [True])})
+    if not HAVE_SAFETENSORS:
+        return
     write_safetensors(tmp_path / "x.safetensors", doc(root), a=np.ones(2, np.float32))
     assert_same(load(tmp_path / "x.safetensors"),
                 {"a": np.ones(2, np.float32), 3: (-math.inf, 1.5, [True])})

@@ -168,7 +168,7 @@ class _Encoder:
                     return {"dict": [[self._key(k, keys), self.encode(v, (*keys, k))]
                                      for k, v in value.items()]}
                 items = [self.encode(v, (*keys, i)) for i, v in enumerate(value)]
-                return items
+                return {"tuple": items} if isinstance(value, tuple) else items
             finally:
                 self._open.discard(id(value))
         raise TypeError(
@@ -376,6 +376,18 @@ def _write_safetensors(f: IO[bytes], arrays: dict[str, np.ndarray], structure: s
     f.write(safetensors.numpy.save(arrays, metadata={_SAFETENSORS_KEY: structure}))
 
 
+_SAFETENSORS_DTYPES = frozenset(
+    ["BOOL", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "F16", "F32", "F64"])
+
+
+def _safetensors_array(f: Any, name: str) -> np.ndarray:
+    dtype = f.get_slice(name).get_dtype()
+    if dtype not in _SAFETENSORS_DTYPES:
+        raise ValueError(f"array {name!r} has unsupported safetensors dtype {dtype}; expected one "
+                         f"of {_DTYPE_NAMES}")
+    return _checked(f.get_tensor(name), name)
+
+
 def _load_safetensors(path: str) -> Any:
     safetensors = _import_safetensors()
     with open(path, "rb"):  # the usual FileNotFoundError / IsADirectoryError, with the path
@@ -386,8 +398,7 @@ def _load_safetensors(path: str) -> Any:
             if structure is None:
                 raise ValueError(f"no {_SAFETENSORS_KEY!r} structure in the metadata: not "
                                  "written by tinygrad_nn.save")
-            return _decode(structure, set(f.keys()), lambda name: _checked(f.get_tensor(name),
-                                                                            name))
+            return _decode(structure, set(f.keys()), lambda name: _safetensors_array(f, name))
     except (ValueError, TypeError, safetensors.SafetensorError) as exc:
         raise ValueError(f"{path}: not a valid tinygrad_nn .safetensors file: {exc}") from exc
 

@@ -261,6 +261,13 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) · gradient into the ``.grad`` of every leaf that requires it."""
+        if gradient is None and inputs is None and not create_graph and self.grad_fn is not None:
+            if self.data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(got an output of shape {list(self.shape)}; pass gradient=)")
+            _engine.run((self,), (np.ones_like(self.data),), retain_graph=builtins.bool(retain_graph),
+                        create_graph=False)
+            return
         from .autograd.functional import backward as _backward
 
         _backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
@@ -990,4 +997,6 @@ from .ops import movement as _mv  # noqa: E402
 from .ops import reduce as _red  # noqa: E402
 
 _node.Tensor = Tensor
+_node._make = Tensor._make
+_engine._Tensor = Tensor
 _node.tensor_namespace = _TensorNamespace

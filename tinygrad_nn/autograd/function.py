@@ -24,7 +24,7 @@ import numpy as np
 
 from ..engine import anomaly
 from ..engine.grad_mode import mode
-from ..engine.node import Op
+from ..engine.node import Op, _seq
 from ..tensor import Tensor
 
 
@@ -85,14 +85,6 @@ class FunctionNode(Op):
             out.append(gi if isinstance(g, Tensor) else gi.data)
         return tuple(out)
 
-    def check_versions(self) -> None:
-        for vc, v in self._versions:
-            if vc[0] != v:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}; "
-                    f"expected version {v} instead.")
-
     def release(self) -> None:
         self.ctx._saved = ()
         self.ctx._freed = True
@@ -128,6 +120,7 @@ class Function:
         node = FunctionNode(cls, ctx)
         node.parents = args
         node.arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        node.seq = next(_seq)
         node.edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None
                       for a in args]
         node.needs_input_grad = list(ctx.needs_input_grad)

@@ -87,6 +87,10 @@ def md5sum(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
 class _Progress:
     """A one-line progress report on stderr, redrawn when the shown percentage changes."""
 
@@ -99,9 +103,9 @@ class _Progress:
             return
         if self.total:
             pct = 100 * done // self.total
-            key, text = pct, f"{pct:3d}% ({done / 1e6:.1f} / {self.total / 1e6:.1f} MB)"
+            key, text = pct, f"{pct:3d}% ({_size(done)} of {_size(self.total)})"
         else:
-            key, text = done >> 20, f"{done / 1e6:.1f} MB"
+            key, text = done >> 20, _size(done)
         if key != self.shown:
             self.shown = key
             sys.stderr.write(f"\rdownloading {self.label}: {text}")
@@ -176,6 +180,8 @@ def download_file(
         try:
             _fetch(url, dest, md5.lower(), timeout, progress)
             return dest
-        except (OSError, http.client.HTTPException, ValueError, _BadDownload) as e:
+        except _BadDownload as e:
+            attempts.append((url, str(e)))
+        except (OSError, http.client.HTTPException, ValueError) as e:
             attempts.append((url, f"{type(e).__name__}: {e}"))
     raise DownloadError(filename, attempts)

@@ -1,23 +1,30 @@
 """The backward pass: reverse topological order, computed iteratively.
 
-1. ``_order``: walk the graph from the roots with an explicit stack (no recursion, so a chain of
-   100,000 ops is fine) and count, for every node, how many edges from reachable nodes enter it.
-2. ``run``: process nodes whose count has dropped to zero (all their consumers are done, so their
-   gradient is complete): call the node's ``backward``, reduce each gradient to its input's shape
-   (the one place where broadcasting is undone), hand it along its edge, and drop the node's own
-   gradient as soon as it is consumed. Leaves accumulate into ``.grad``.
+Every node gets an increasing sequence number when it is created, and a node's inputs are always
+created before it, so processing nodes in *decreasing* sequence number is a reverse topological
+order (PyTorch's engine orders its ready queue the same way). The pass keeps a heap of the nodes
+that have received a gradient; popping the newest one guarantees all of its consumers have already
+added their contributions. So there is no separate sorting pass and no recursion (a chain of
+100,000 ops is fine), the cost is linear in the graph's size (times a log of the heap's width),
+and each node's gradient is dropped as soon as it is consumed.
 
-Cost is linear in the number of nodes and edges. Unless ``retain_graph``, every processed node
-releases what it saved, so intermediate buffers die with the pass even if the output tensor lives.
+For each node: ``backward`` gives one gradient per input; the engine reduces it to the input's
+shape (the one place where broadcasting is undone, ``sum_to``) and dtype, and hands it along the
+edge: to the producing node, or to a leaf's ``.grad``. Unless ``retain_graph``, every processed
+node then releases what it saved, so intermediate buffers die with the pass even if the output
+tensor lives on.
 """
 
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 import numpy as np
 
 from . import anomaly
 from .grad_mode import mode
-from .node import Op
+
+_Tensor = None  # set by tinygrad_nn.tensor (import order: the engine comes first)
 
 FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -25,26 +32,6 @@ FREED = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
-
-
-def _order(roots):
-    """Dependency counts of every node reachable from ``roots`` (nodes only, not leaves)."""
-    deps = {}
-    stack = list(roots)
-    for n in roots:
-        deps[n] = 0
-    while stack:
-        node = stack.pop()
-        if node.freed:
-            raise RuntimeError(FREED)
-        for e in node.edges:
-            if isinstance(e, Op):
-                if e in deps:
-                    deps[e] += 1
-                else:
-                    deps[e] = 1
-                    stack.append(e)
-    return deps
 
 
 def sum_to(g, shape):
@@ -56,82 +43,72 @@ def sum_to(g, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
-    if isinstance(g, np.ndarray) or np.isscalar(g):
+    if isinstance(g, _Tensor):
+        g = g.sum(axes, keepdim=True) if axes else g
+    else:
         g = np.sum(g, axis=axes, keepdims=True) if axes else g
-        return g.reshape(shape)
-    g = g.sum(axes, keepdim=True) if axes else g
     return g.reshape(shape)
 
 
 def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=None):
-    """Backpropagate ``root_grads`` from the tensors ``roots``.
+    """Backpropagate ``root_grads`` (arrays, or Tensors under create_graph) from ``roots``.
 
     With ``capture`` (a sequence of Tensors, for ``autograd.grad``) the gradients of those tensors
     are returned (``None`` where none arrived) and no ``.grad`` is touched; otherwise leaves
     accumulate into ``.grad``.
     """
-    from ..tensor import Tensor
-
-    results = [None] * len(capture) if capture is not None else None
-    grads = {}  # node -> gradient of its output, summed over consumers
-    leaf_grads = {}  # id(leaf) -> gradient  (Tensors are keyed by id: their == is elementwise)
-    leaves = {}  # id(leaf) -> leaf
-    start = []
+    grads = {}  # node -> gradient of its output, summed over its consumers so far
+    heap = []  # (-seq, node): the newest node first
+    leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
     for t, g in zip(roots, root_grads):
         node = t.grad_fn
         if node is None:  # a leaf that requires grad
-            leaves[id(t)] = t
-            _add(leaf_grads, id(t), g)
+            _add_leaf(leaf_grads, t, g)
+        elif node in grads:
+            grads[node] = grads[node] + g
         else:
-            _add(grads, node, g)
-            start.append(node)
-    deps = _order(start)
-    captured_nodes = {}  # node -> index into capture
+            grads[node] = g
+            heappush(heap, (-node.seq, node))
+    captured = {}  # node -> index into capture
     if capture is not None:
         for k, t in enumerate(capture):
             if t.grad_fn is not None:
-                captured_nodes[t.grad_fn] = k
-    ready = [n for n in dict.fromkeys(start) if deps[n] == 0]
+                captured[t.grad_fn] = k
+        results = [None] * len(capture)
+    check_nan = anomaly.enabled
     prev_mode = mode.enabled
     mode.enabled = create_graph
     try:
-        while ready:
-            node = ready.pop()
-            g = grads.pop(node, None)
+        while heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
+            if node.freed:
+                raise RuntimeError(FREED)
             if node._retained is not None and capture is None:
                 _retain(node, g, create_graph)
-            if node in captured_nodes:
-                results[captured_nodes[node]] = g
-            if node._versions:
-                node.check_versions()
-            edges = node.edges
-            if g is None:  # no gradient reached this node (e.g. only through non-diff paths)
-                in_grads = (None,) * len(edges)
-            else:
-                in_grads = node.backward(g)
-                if anomaly.enabled:
-                    anomaly.check(node, in_grads)
-            parents = node.parents
-            for i, e in enumerate(edges):
-                if e is None:
+            if captured and node in captured:
+                results[captured[node]] = g
+            for vc, v in node._versions:
+                if vc[0] != v:
+                    node.version_error(vc, v)
+            in_grads = node.backward(g)
+            if check_nan:
+                anomaly.check(node, in_grads)
+            for e, gi, p in zip(node.edges, in_grads, node.parents):
+                if e is None or gi is None:
                     continue
-                gi = in_grads[i]
-                if gi is not None:
-                    p = parents[i]
-                    pdata = p.data
-                    if gi.shape != pdata.shape:
-                        gi = sum_to(gi, pdata.shape)
-                    if gi.dtype != pdata.dtype:
-                        gi = gi.astype(pdata.dtype) if not isinstance(gi, Tensor) else gi.to(pdata.dtype)
-                if isinstance(e, Op):
-                    if gi is not None:
-                        _add(grads, e, gi)
-                    deps[e] -= 1
-                    if deps[e] == 0:
-                        ready.append(e)
-                elif gi is not None:
-                    leaves[id(e)] = e
-                    _add(leaf_grads, id(e), gi)
+                pdata = p.data
+                if gi.shape != pdata.shape:
+                    gi = sum_to(gi, pdata.shape)
+                if gi.dtype is not pdata.dtype and gi.dtype != pdata.dtype:
+                    gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
+                if isinstance(e, _Tensor):
+                    _add_leaf(leaf_grads, e, gi)
+                elif e in grads:
+                    grads[e] = grads[e] + gi
+                else:
+                    grads[e] = gi
+                    heappush(heap, (-e.seq, e))
             if not retain_graph:
                 node.release()
     finally:
@@ -139,40 +116,42 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
     if capture is not None:
         for k, t in enumerate(capture):
             if t.grad_fn is None:
-                results[k] = leaf_grads.get(id(t))
+                hit = leaf_grads.get(id(t))
+                results[k] = None if hit is None else hit[1]
         return results
     owned = set(map(id, root_grads))  # arrays already handed out: a second taker must copy
-    for key, g in leaf_grads.items():
+    for leaf, g in leaf_grads.values():
         if id(g) in owned:
             g = np.array(g, copy=True)
         owned.add(id(g))
-        _accumulate(leaves[key], g, create_graph)
+        _accumulate(leaf, g, create_graph)
 
 
-def _add(store, key, g):
-    prev = store.get(key)
-    store[key] = g if prev is None else prev + g
+def _add_leaf(store, leaf, g):
+    hit = store.get(id(leaf))
+    if hit is None:
+        store[id(leaf)] = [leaf, g]
+    else:
+        hit[1] = hit[1] + g
 
 
 def _retain(node, g, create_graph):
     t = node._retained()
-    if t is not None and g is not None:
-        _accumulate(t, g, create_graph)
+    if t is not None:
+        _accumulate(t, g if create_graph else np.array(g, copy=True), create_graph)
 
 
 def _accumulate(t, g, create_graph):
     """``t.grad += g`` as PyTorch: a fresh, unaliased tensor the first time, in place after."""
-    from ..tensor import Tensor
-
-    if isinstance(g, Tensor):  # create_graph: the gradient keeps its own graph
+    if isinstance(g, _Tensor):  # create_graph: the gradient keeps its own graph
         t.grad = g if t.grad is None else t.grad + g
         return
     if t.grad is None:
-        if type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
-            g = np.array(g, dtype=t.data.dtype)  # own the memory (g may be shared or a view)
-        t.grad = Tensor._make(g, None, False)
+        if type(g) is not np.ndarray or g.base is not None:
+            g = np.array(g, dtype=t.data.dtype)  # own the memory (g may be a view or a scalar)
+        t.grad = _Tensor._make(g, None, False)
     elif create_graph or t.grad.requires_grad:
-        t.grad = t.grad + Tensor._make(g, None, False)
+        t.grad = t.grad + _Tensor._make(g, None, False)
     else:
         np.add(t.grad.data, g, out=t.grad.data)
         t.grad._vc[0] += 1

@@ -24,9 +24,13 @@ return a gradient of the broadcast shape.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .grad_mode import mode
+
+_seq = itertools.count()  # creation order of nodes: backward runs in decreasing order
 
 
 class Op:
@@ -45,41 +49,40 @@ class Op:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run ``forward`` on the inputs' arrays; record a node if a gradient will be needed."""
-        record = False
         arrays = []
+        edges = []
+        needs = []
+        record = False
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 if x.requires_grad:
                     record = True
+                    edges.append(x.grad_fn or x)
+                    needs.append(True)
+                    continue
             else:
                 arrays.append(x)
-        node = object.__new__(cls)
-        out = node.forward(*arrays, **params)
+            edges.append(None)
+            needs.append(False)
+        node = _new(cls)
         if not (record and mode.enabled):
-            return Tensor._make(out, None, False)
-        return node._record(inputs, arrays, out)
-
-    def _record(self, inputs, arrays, out):
-        edges = []
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad:
-                edges.append(x.grad_fn or x)
-            else:
-                edges.append(None)
-        self.parents = inputs
-        self.arrays = arrays
-        self.edges = edges
-        self.needs_input_grad = [e is not None for e in edges]
-        if self.saves:
-            self._versions = [(inputs[i]._vc, inputs[i]._vc[0]) for i in self.saves
+            return _make(node.forward(*arrays, **params), None, False)
+        node.needs_input_grad = needs
+        out = node.forward(*arrays, **params)
+        node.parents = inputs
+        node.arrays = arrays
+        node.edges = edges
+        node.seq = next(_seq)
+        if cls.saves:
+            node._versions = [(inputs[i]._vc, inputs[i]._vc[0]) for i in cls.saves
                               if isinstance(inputs[i], Tensor)]
-        result = Tensor._make(out, self, True)
-        if self.saves_out:
-            self.out = result.data
-            self._versions = [*self._versions, (result._vc, 0)]
+        result = _make(out, node, True)
+        if node.saves_out:
+            node.out = result.data
+            node._versions = [*node._versions, (result._vc, 0)]
         if anomaly.enabled:
-            anomaly.record(self)
+            anomaly.record(node)
         return result
 
     # -- used by backward rules -------------------------------------------------------------
@@ -88,10 +91,9 @@ class Op:
         return self.parents if isinstance(grad, Tensor) else self.arrays
 
     # -- used by the engine -----------------------------------------------------------------
-    @classmethod
-    def name(cls) -> str:
+    def name(self) -> str:
         """PyTorch's name for this node, e.g. ``MulBackward0``."""
-        return cls.__name__ + "Backward0"
+        return type(self).__name__ + "Backward0"
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -101,16 +103,14 @@ class Op:
         """PyTorch-style view of the edges: ((node_or_leaf, 0), ...)."""
         return tuple((e, 0) for e in self.__dict__.get("edges", ()))
 
-    def check_versions(self) -> None:
-        for i, (vc, v) in enumerate(self._versions):
-            if vc[0] != v:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: the {'output' if self.saves_out and i == len(self._versions) - 1 else 'input'} "
-                    f"saved by {self.name()} is at version {vc[0]}; expected version {v} instead. "
-                    "Hint: avoid modifying tensors in place (add_, mul_, +=, ...) between the "
-                    "forward pass and backward, or clone them first."
-                )
+    def version_error(self, vc, v):
+        """Raise PyTorch's error for a saved tensor that was modified in place after forward."""
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}; expected "
+            f"version {v} instead. Hint: avoid modifying tensors in place (add_, mul_, +=, ...) "
+            "between the forward pass and backward, or clone them first."
+        )
 
     def release(self) -> None:
         """Drop everything saved for backward (the graph is freed after a backward pass)."""
@@ -126,7 +126,9 @@ def xp(grad):
     return tensor_namespace if isinstance(grad, Tensor) else np
 
 
-# Filled in by tinygrad_nn.tensor / ops at import time (they import this module first).
+_new = object.__new__
+# Filled in by tinygrad_nn.tensor at import time (it imports this module first).
 Tensor = None  # type: ignore[assignment]
+_make = None  # Tensor._make
 tensor_namespace = None
 from . import anomaly  # noqa: E402

@@ -41,12 +41,13 @@ class SquaredError(Op):
             d = self.d
             if self.axis == -1:
                 g = g[..., None]
+            elif g.ndim == 0:  # the usual scalar loss: one multiplication
+                g = float(g)
         gx = d * (g * (2.0 * self.scale))
         n = self.needs_input_grad
         return (gx if n[0] else None), (-gx if n[1] else None)
 
-    @classmethod
-    def name(cls) -> str:
+    def name(self) -> str:
         return "MseLossBackward0"
 
 
@@ -92,6 +93,5 @@ class SoftmaxCrossEntropy(Op):
         o[self.rows, self.t] = 1.0
         return o
 
-    @classmethod
-    def name(cls) -> str:
+    def name(self) -> str:
         return "NllLossBackward0"

@@ -1,0 +1,251 @@
+"""Time one training epoch of the book's network (and a wide one) for every system, side by side.
+
+Systems: tinygrad_nn, hand-written NumPy (the practical limit for any NumPy framework), PyTorch
+eager on the CPU (when installed), and the book's per-example algorithm (book only, float64).
+Each repeat runs every system once, in rotated order (round-robin), on the same shuffled data;
+the model is built before the clock starts and evaluated on the test split after it stops.
+Before timing, every system trains a few steps from the same initial parameters on the same
+batches and its parameters are compared with the hand-written NumPy ones, so the table compares
+the same computation.
+
+    python benchmarks/run.py                       # everything, 3 repeats
+    python benchmarks/run.py --workload book --repeats 5 --dtype float32
+    python benchmarks/run.py --smoke               # a few steps of everything, no timing claims
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import sys
+import time
+
+import numpy as np
+
+import common
+from systems import WORKLOADS, System, Workload, make_systems
+
+TG = "tinygrad_nn"
+NUMPY = "hand-written NumPy"
+TORCH = "PyTorch eager"
+# (workload, other system, bound on time(tinygrad_nn) / time(other), how the goal reads)
+TARGETS = [
+    ("book", NUMPY, 1.5, "tinygrad_nn <= 1.5x hand-written NumPy"),
+    ("book", TORCH, 0.25, "tinygrad_nn >= 4x faster than PyTorch eager"),
+    ("wide", NUMPY, 1.1, "tinygrad_nn <= 1.1x hand-written NumPy"),
+    ("wide", TORCH, 1.0, "tinygrad_nn <= 1.0x PyTorch eager"),
+]
+# Largest parameter difference from hand-written NumPy after the check steps, relative to the
+# largest parameter: float64 agrees to rounding; float32 rounding (~6e-8 per op) grows over steps.
+CHECK_TOL = {"float64": 1e-9, "float32": 1e-4}
+MIN_ACCURACY = 0.5          # after a full epoch (chance is 0.1)
+SMOKE_EXAMPLES = 1000
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="a few steps of every system, no timing")
+    p.add_argument("--workload", choices=["book", "wide", "all"], default="all")
+    p.add_argument("--dtype", choices=["float32", "float64", "all"], default="all",
+                   help="book runs float32 and float64, wide float32 only (default: all)")
+    p.add_argument("--repeats", type=int, default=3, help="timed epochs per system (>= 1)")
+    p.add_argument("--nielsen-examples", type=int, default=6000,
+                   help="examples the per-example algorithm is timed on (scaled to 60,000)")
+    p.add_argument("--synthetic", action="store_true", help="synthetic data even if installed")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    if args.nielsen_examples < 1:
+        p.error("--nielsen-examples must be >= 1")
+    return args
+
+
+class Failure(Exception):
+    """A system raised; recorded in the results and reported, the others go on."""
+
+
+def guarded(system: System, what: str, fn, *a):
+    try:
+        return fn(*a)
+    except Exception as e:  # noqa: BLE001 - one failing system must not stop the comparison
+        raise Failure(f"{system.name} {what}: {type(e).__name__}: {e}") from e
+
+
+def max_rel_diff(ps: list[np.ndarray], qs: list[np.ndarray]) -> float:
+    scale = max(1.0, max(float(np.abs(q).max()) for q in qs))
+    return max(float(np.abs(np.asarray(p, np.float64) - q).max())
+               for p, q in zip(ps, qs, strict=True)) / scale
+
+
+def equivalence_check(systems, wl: Workload, dtype: str, data: common.Data, seed: int,
+                      steps: int, errors: list[str]) -> list[str]:
+    """Train ``steps`` steps from identical parameters on identical batches; compare with NumPy."""
+    x, y1h, labels = common.shuffled(data, seed + 1000, np.dtype(dtype))
+    n = steps * wl.batch_size
+    init = wl.init(np.random.default_rng(seed), dtype)
+    results = {}
+    for s in systems:
+        xs = x[:n].astype(np.float64) if s.always_float64 else x[:n]
+        ys = (y1h[:n].astype(np.float64) if s.always_float64 else y1h[:n]) if wl.onehot \
+            else labels[:n]
+        try:
+            guarded(s, "setup", s.setup, wl, dtype, seed, init)
+            guarded(s, "train", s.train, xs, ys, n)
+            results[s.name] = guarded(s, "params", s.params)
+        except Failure as f:
+            errors.append(str(f))
+    lines = []
+    ref = results.get(NUMPY)
+    for s in systems:
+        if s.name not in results or s.name == NUMPY or ref is None:
+            continue
+        d = max_rel_diff(results[s.name], ref)
+        tol = CHECK_TOL[dtype]
+        ok = math.isfinite(d) and d <= tol
+        lines.append(f"  {s.name:28s} max |Δparam| / max|param| = {d:.2e}  "
+                     f"(tol {tol:.0e}) {'ok' if ok else 'MISMATCH'}")
+        if not ok:
+            errors.append(f"{s.name} {wl.name} {dtype}: parameters differ from hand-written "
+                          f"NumPy after {steps} steps by {d:.2e} (tol {tol:.0e})")
+    return lines
+
+
+def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors: list[str]):
+    """Time every system on one (workload, dtype); return table rows and per-system medians."""
+    print(f"\n## {wl.name} / {dtype}: {wl.description}")
+    checked = [s for s in systems if wl.name in s.workloads]
+    steps = 3 if wl.name == "wide" else 20
+    print(f"equivalence check ({steps} steps from the same parameters on the same batches):")
+    for line in equivalence_check(checked, wl, dtype, data, args.seed, steps, errors):
+        print(line)
+
+    n_train = common.N_TRAIN
+    repeats = 1 if args.smoke else args.repeats
+    n_full = (20 if wl.name == "book" else 3) * wl.batch_size if args.smoke else n_train
+    x_test = data.x_test.astype(dtype)
+    x_test64 = data.x_test.astype(np.float64)
+    times: dict[str, list[float]] = {s.name: [] for s in checked}
+    accs: dict[str, list[float]] = {s.name: [] for s in checked}
+    counts: dict[str, int] = {}
+    failed: set[str] = set()
+    for rep in range(repeats):
+        x, y1h, labels = common.shuffled(data, args.seed + rep, np.dtype(dtype))
+        n_nielsen = min(args.nielsen_examples, n_full)
+        x64 = x[:n_nielsen].astype(np.float64)
+        y64 = y1h[:n_nielsen].astype(np.float64)
+        k = rep % len(checked)
+        for s in checked[k:] + checked[:k]:
+            if s.name in failed:
+                continue
+            n = n_nielsen if s.partial_epoch else n_full
+            xs, ys = (x64, y64) if s.always_float64 else (x, y1h if wl.onehot else labels)
+            try:
+                guarded(s, "setup", s.setup, wl, dtype, args.seed + rep)
+                gc.collect()
+                t0 = time.perf_counter()
+                guarded(s, "train", s.train, xs, ys, n)
+                t = time.perf_counter() - t0
+                acc = guarded(s, "accuracy", s.accuracy,
+                              x_test64 if s.always_float64 else x_test, data.y_test)
+                finite = all(np.isfinite(p).all() for p in guarded(s, "params", s.params))
+            except Failure as f:
+                errors.append(str(f))
+                failed.add(s.name)
+                continue
+            if not finite:
+                errors.append(f"{s.name} {wl.name} {dtype}: non-finite parameters after training")
+            times[s.name].append(t * n_train / n)   # seconds per 60,000-example epoch
+            accs[s.name].append(acc)
+            counts[s.name] = n
+        del x, y1h, labels, x64, y64
+    return report_group(checked, wl, dtype, times, accs, counts, failed, args, errors)
+
+
+def report_group(checked, wl, dtype, times, accs, counts, failed, args, errors):
+    n_train = common.N_TRAIN
+    stats = {name: common.Stats.of(ts) for name, ts in times.items() if ts}
+    tg = stats.get(TG)
+    steps_per_epoch = math.ceil(n_train / wl.batch_size)
+    rows = []
+    for s in checked:
+        if s.name in failed or s.name not in stats:
+            rows.append([s.name, "failed", "", "", "", ""])
+            continue
+        st = stats[s.name]
+        n = counts[s.name]
+        name = s.name + (f" [timed on {n:,} examples, scaled]" if n < n_train and
+                         not args.smoke else "")
+        ratio = f"{st.median / tg.median:.2f}x" if tg else "n/a"
+        acc = statistics_median(accs[s.name])
+        rows.append([name, f"{st.median:.3f}", f"{st.lo:.3f}-{st.hi:.3f}",
+                     f"{st.median / steps_per_epoch * 1e6:.1f}", ratio, f"{acc:.4f}"])
+        if not args.smoke and n == n_train and acc < MIN_ACCURACY:
+            errors.append(f"{s.name} {wl.name} {dtype}: test accuracy {acc:.4f} after one epoch "
+                          f"is below {MIN_ACCURACY}: it did not learn")
+    header = ["system", "s/epoch (median)", "min-max", "us/step", "time / tinygrad_nn",
+              "test acc"]
+    what = "s per 60,000 examples, extrapolated from the smoke steps" if args.smoke else \
+        f"{len(next(iter(times.values()), []))} repeats"
+    print(f"\n{wl.name} / {dtype}, {steps_per_epoch} steps per epoch ({what}):\n")
+    print(common.markdown_table(header, rows))
+    verdicts = []
+    if not args.smoke and tg:
+        for wname, other, bound, text in TARGETS:
+            if wname != wl.name or other not in stats:
+                continue
+            r = tg.median / stats[other].median
+            shown = (f"{1 / r:.2f}x faster" if bound < 1 and r < 1 else f"{r:.2f}x")
+            verdicts.append(f"{wl.name}/{dtype}: {text}: {shown} -> "
+                            f"{'PASS' if r <= bound else 'FAIL'}")
+        for v in verdicts:
+            print("  " + v)
+    return verdicts
+
+
+def statistics_median(xs):
+    return float(np.median(xs)) if xs else float("nan")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.no_torch:
+        common.try_import_torch()       # imported first so that its thread settings are shown
+    print("# tinygrad_nn training benchmark" + (" (smoke mode: no timing claims)"
+                                                 if args.smoke else ""))
+    for line in common.machine_report():
+        print(line)
+    t_load, data = common.timeit(lambda: common.load_data(args.synthetic, args.seed))
+    print(f"data: {data.source}; train {data.x_train.shape}, test {data.x_test.shape}, "
+          f"loaded in {t_load:.2f} s")
+    if args.smoke:      # the first examples are all the smoke steps need
+        data = common.Data(data.x_train[:SMOKE_EXAMPLES], data.y_train[:SMOKE_EXAMPLES],
+                           data.x_test[:SMOKE_EXAMPLES], data.y_test[:SMOKE_EXAMPLES],
+                           data.source)
+    print("thread settings: every system runs with the defaults shown above (not changed).")
+    print("timed: the training loop over one epoch of pre-shuffled arrays; the shuffle (same for "
+          "all), model construction and evaluation are not timed.")
+    systems, problems = make_systems(with_torch=not args.no_torch)
+    errors: list[str] = [p for p in problems if p.startswith(TG)]
+    for p in problems:
+        print("note: " + p)
+    names = ["book", "wide"] if args.workload == "all" else [args.workload]
+    verdicts = []
+    for name in names:
+        wl = WORKLOADS[name]
+        for dtype in wl.dtypes:
+            if args.dtype in ("all", dtype):
+                verdicts += run_group(systems, wl, dtype, data, args, errors)
+    if verdicts:
+        print("\n## targets\n" + "\n".join("  " + v for v in verdicts))
+    if errors:
+        print("\n## errors\n" + "\n".join("  " + e for e in dict.fromkeys(errors)))
+        return 1
+    print("\nall systems ran" + ("" if args.smoke else " and learned") + "; all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
