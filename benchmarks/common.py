@@ -49,7 +49,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 @dataclass
 class Data:
-    """Training and test arrays: x float (N, 784) in [0, 1], y int64 (N,), and a one-hot copy of y."""
+    """Training and test arrays: x float (N, 784) in [0, 1], y int64 (N,) labels 0..9."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -63,17 +63,19 @@ class Data:
                     self.y_test, self.source)
 
 
-def load_data(synthetic: bool = False, seed: int = 0) -> Data:
+def load_data(synthetic: bool = False, seed: int = 0, limit: int | None = None) -> Data:
     """Fashion-MNIST (float32) when installed and ``synthetic`` is false, else synthetic data.
 
     The synthetic data is learnable (each class is a fixed random prototype plus noise), so the
-    accuracy check still means something without the real files.
+    accuracy check still means something without the real files. ``limit`` keeps only the first
+    ``limit`` examples of each split (for smoke runs).
     """
     paths = {train: [FASHION_DIR / f for f in _FILES[train]] for train in (True, False)}
     if not synthetic and all(p.exists() for ps in paths.values() for p in ps):
         arrays = []
         for train in (True, False):
             images, labels = (read_idx(p) for p in paths[train])
+            images, labels = images[:limit], labels[:limit]
             arrays.append(images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0))
             arrays.append(labels.astype(np.int64))
         return Data(*arrays, source=f"Fashion-MNIST ({FASHION_DIR})")
@@ -81,6 +83,7 @@ def load_data(synthetic: bool = False, seed: int = 0) -> Data:
     protos = rng.random((N_OUT, N_IN), dtype=np.float32)
     arrays = []
     for n in (N_TRAIN, N_TEST):
+        n = min(n, limit or n)
         y = rng.integers(0, N_OUT, size=n).astype(np.int64)
         x = 0.5 * protos[y] + 0.5 * rng.random((n, N_IN), dtype=np.float32)
         arrays += [x.astype(np.float32), y]
@@ -163,6 +166,64 @@ def machine_report() -> list[str]:
     return lines
 
 
+def load_report() -> str:
+    """The 1/5/15-minute load averages, with a warning when other processes use the CPUs."""
+    one, five, fifteen = os.getloadavg()
+    text = f"{one:.2f} {five:.2f} {fifteen:.2f}"
+    if one > 0.5:
+        text += (" (other processes are using the CPUs: timings are noisy, and multi-threaded "
+                 "libraries suffer most)")
+    return text
+
+
+class OtherCpu:
+    """CPU time that other processes used while this one ran (Linux /proc/stat minus getrusage).
+
+    The benchmark shares the machine; this tells whether a timing was taken while something else
+    was competing for the cores.
+    """
+
+    def __init__(self):
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        import resource
+
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        busy = (user + nice + system + irq + softirq + steal) / tick
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return busy, ru.ru_utime + ru.ru_stime, time.perf_counter()
+
+    def measure(self) -> tuple[float, float, float]:
+        """(CPU-seconds used by others, wall seconds, fraction of the machine) since start."""
+        busy, own, now = self._sample()
+        b0, o0, t0 = self.start
+        wall = max(now - t0, 1e-9)
+        other = max(0.0, (busy - b0) - (own - o0))
+        return other, wall, other / (wall * (os.cpu_count() or 1))
+
+    def report(self) -> str:
+        other, wall, frac = self.measure()
+        text = (f"other processes used {other:.1f} CPU-s over {wall:.1f} s "
+                f"({100 * frac:.0f}% of the machine)")
+        if frac > 0.05:
+            text += ": timings are disturbed (multi-threaded libraries suffer most)"
+        return text
+
+
+def limit_threads(n: int) -> None:
+    """Use ``n`` threads in every pool: torch's and the BLAS/OpenMP ones (needs threadpoolctl)."""
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def try_import_torch():
     """torch, or None when it is not installed (the scripts then skip it)."""
     try:
@@ -214,7 +275,29 @@ def current_rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (ru_maxrss, KiB on Linux), in bytes."""
+    """Peak resident set size of this process so far, in bytes.
+
+    Linux's VmHWM (/proc/self/status), which belongs to the address space and so starts afresh
+    at exec; ``ru_maxrss`` does not (it keeps the parent's peak across fork + exec), so it is
+    only the fallback.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0, /proc/self/clear_refs); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False

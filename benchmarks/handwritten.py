@@ -42,7 +42,7 @@ def init_default(rng: np.random.Generator, sizes: list[int], dtype) -> list[np.n
 
 def book_epoch(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float,
                batch_size: int) -> None:
-    """One pass of SGD over (x, y one-hot) for a 2-layer sigmoid net; updates ``params`` in place."""
+    """One SGD pass over (x, y one-hot) for a 2-layer sigmoid net; updates ``params`` in place."""
     W1, b1, W2, b2 = params
     dt = W1.dtype
     n, hidden, k = len(x), W1.shape[0], W2.shape[0]

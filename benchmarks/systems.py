@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 import frameworks
 import handwritten
 import nielsen
+import numpy as np
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Gradient descent on a cost of two variables: Nielsen, "Neural Networks and Deep Learning",
 chapter 1, section "Learning with gradient descent".
 
-The book's argument (eqs. 7-10): moving v = (v1, v2) by Delta v changes the cost by
+The book's argument (eqs. 7-12): moving v = (v1, v2) by Delta v changes the cost by
 Delta C ~= grad C . Delta v. Choosing Delta v = -eta grad C gives
 
     Delta C ~= -eta ||grad C||^2 <= 0,
@@ -78,7 +78,7 @@ def descend(cost: Callable, start: Sequence[float], eta: float, steps: int) -> l
     c, g = cost_and_gradient(cost, v)
     records = []
     for _ in range(steps):
-        v_next = v - eta * g  # Delta v = -eta grad C  (book eq. 10)
+        v_next = v - eta * g  # v -> v - eta grad C  (book eqs. 10, 12)
         c_next, g_next = cost_and_gradient(cost, v_next)
         records.append(
             {
@@ -88,7 +88,7 @@ def descend(cost: Callable, start: Sequence[float], eta: float, steps: int) -> l
                 "v_next": v_next,
                 "C_next": c_next,
                 "delta_C": c_next - c,
-                "predicted": -eta * float(g @ g),  # Delta C ~= -eta ||grad C||^2  (eq. 10)
+                "predicted": -eta * float(g @ g),  # Delta C ~= -eta ||grad C||^2  (eq. 11)
             }
         )
         v, c, g = v_next, c_next, g_next

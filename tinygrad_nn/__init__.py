@@ -60,3 +60,5 @@ from . import autograd  # noqa: E402,I001
 
 Size = tuple
 __version__ = "0.1.0"
+from . import data, nn, optim, reference  # noqa: E402,F401,I001
+from .serialization import load, save  # noqa: E402,F401

@@ -57,17 +57,32 @@ def _category(dt: np.dtype) -> int:
 def result_type(a_dtype: np.dtype, a_ndim: int, b_dtype: np.dtype, b_ndim: int) -> np.dtype:
     """PyTorch's result dtype of a binary op on two tensors (python scalars are handled apart).
 
-    Dimensioned operands (ndim > 0) outrank 0-d ones within a category; a 0-d operand of a higher
-    category decides the result's category (and its dtype).
+    A higher category (bool < integer < floating) wins outright: its dtype is the result
+    (float32 + int64 -> float32). Within one category, dimensioned operands (ndim > 0) outrank
+    0-d ones (float32 (3,) * float64 () -> float32); otherwise the wider type wins.
     """
     if a_dtype == b_dtype:
         return a_dtype
+    ca, cb = _category(a_dtype), _category(b_dtype)
+    if ca != cb:
+        return a_dtype if ca > cb else b_dtype
     if (a_ndim == 0) != (b_ndim == 0):
-        dim_dt, zero_dt = (b_dtype, a_dtype) if a_ndim == 0 else (a_dtype, b_dtype)
-        if _category(zero_dt) <= _category(dim_dt):
-            return dim_dt
-        return zero_dt
+        return b_dtype if a_ndim == 0 else a_dtype
     return np.promote_types(a_dtype, b_dtype)
+
+
+def result_type_all(operands) -> np.dtype:
+    """PyTorch's result dtype of an n-ary op on tensors given as (dtype, ndim) pairs: the highest
+    category present decides; within it, the dimensioned tensors (if any) set the width."""
+    top = max(_category(np.dtype(d)) for d, _ in operands)
+    for dims in (True, False):
+        ds = [np.dtype(d) for d, n in operands if (n > 0) == dims and _category(np.dtype(d)) == top]
+        if ds:
+            out = ds[0]
+            for d in ds[1:]:
+                out = np.promote_types(out, d)
+            return out
+    raise ValueError("result_type_all needs at least one operand")
 
 
 def scalar_result_type(t_dtype: np.dtype, scalar) -> np.dtype:

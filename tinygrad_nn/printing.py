@@ -7,26 +7,50 @@ import numpy as np
 _DEFAULT_SHOWN = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
+_EDGE, _THRESHOLD, _LINEWIDTH = 3, 1000, 80  # PyTorch's print options
+
+
+def _summarized(a: np.ndarray) -> np.ndarray:
+    """The entries PyTorch shows of a big tensor (3 at each end of every long dim)."""
+    if a.size <= _THRESHOLD:
+        return a
+    for ax, n in enumerate(a.shape):
+        if n > 2 * _EDGE:
+            a = np.concatenate([a.take(range(_EDGE), ax), a.take(range(n - _EDGE, n), ax)], ax)
+    return a
+
+
+def _float_format(a: np.ndarray):
+    """PyTorch's float format, chosen from the nonzero finite entries shown: integers as ``1.``,
+    else 4 decimals, or scientific ``1.0000e-05`` when max/min > 1000, max > 1e8 or (not all
+    integers) min < 1e-4; every entry right-aligned to the widest of those entries."""
+    v = np.abs(a[np.isfinite(a) & (a != 0)].astype(np.float64))
+    integral = bool(np.all(v == np.round(v)))
+    sci = v.size > 0 and (v.max() / v.min() > 1e3 or v.max() > 1e8 or (
+        not integral and v.min() < 1e-4))
+
+    def text(x) -> str:
+        if sci:
+            return f"{x:.4e}"
+        if integral:
+            return f"{x:.0f}" + ("." if np.isfinite(x) else "")
+        return f"{x:.4f}"
+    width = max([1] + [len(text(x)) for x in a[np.isfinite(a) & (a != 0)].tolist()])
+    return lambda x: text(x).rjust(width)
+
+
 def _body(a: np.ndarray, prefix: str) -> str:
+    shown = _summarized(a)
     if a.dtype.kind == "f":
-        finite = a[np.isfinite(a)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size and (np.abs(finite).max() >= 1e8 or (
-            np.abs(finite[finite != 0]).min(initial=np.inf) < 1e-4) or (
-            np.abs(finite).max() / max(np.abs(finite[finite != 0]).min(initial=np.inf), 1e-300) > 1e3))
-        if integral and not big:
-            opts = {"floatmode": "maxprec", "precision": 0}
-            text = np.array2string(a, separator=", ", prefix=prefix, **opts)
-        elif big:
-            text = np.array2string(a, separator=", ", prefix=prefix, precision=4,
-                                   floatmode="fixed", formatter={"float_kind": lambda v: f"{v:.4e}"})
-        else:
-            text = np.array2string(a, separator=", ", prefix=prefix, precision=4, floatmode="fixed")
-        return text
-    if a.dtype.kind == "b":
-        return np.array2string(a, separator=", ", prefix=prefix,
-                               formatter={"bool": lambda v: "True" if v else "False"})
-    return np.array2string(a, separator=", ", prefix=prefix)
+        formatter = {"float_kind": _float_format(shown)}
+    elif a.dtype.kind == "b":
+        width = 4 if shown.all() else 5
+        formatter = {"bool": lambda v: str(bool(v)).rjust(width)}
+    else:
+        formatter = None
+    text = np.array2string(a, separator=", ", prefix=prefix, formatter=formatter,
+                           max_line_width=_LINEWIDTH, threshold=_THRESHOLD, edgeitems=_EDGE)
+    return text.replace(", ...,", ",  ...,")  # PyTorch's elision inside a row: "2,  ..., 47"
 
 
 def tensor_repr(t) -> str:

@@ -107,7 +107,7 @@ class Tensor:
         self.data = arr
         self.grad = None
         self.grad_fn = None
-        self._vc = [0]
+        self._vc = [0, 0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -120,7 +120,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = requires_grad
-        t._vc = [0]
+        t._vc = [0, 0]
         return t
 
     # -- attributes ----------------------------------------------------------------------------
@@ -147,6 +147,10 @@ class Tensor:
     @property
     def _version(self) -> int:
         return self._vc[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change made directly on ``data`` (optimizers, nn.init)."""
+        _node.bump(self._vc)
 
     @property
     def T(self) -> Tensor:
@@ -265,8 +269,8 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(got an output of shape {list(self.shape)}; pass gradient=)")
-            _engine.run((self,), (np.ones_like(self.data),), retain_graph=builtins.bool(retain_graph),
-                        create_graph=False)
+            _engine.run((self,), (_engine.one(self.data.dtype),),
+                        retain_graph=builtins.bool(retain_graph), create_graph=False)
             return
         from .autograd.functional import backward as _backward
 
@@ -290,6 +294,11 @@ class Tensor:
             if self.grad_fn is None and self.requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                    "operation.")
+            if self.data.base is not None:  # shares memory with another tensor: its graph can't follow
+                raise RuntimeError(
+                    "in-place operation on a view of a tensor that is part of the graph is not "
+                    "supported by tinygrad_nn (the other tensor's gradient would be wrong); "
+                    "clone() it first, or compute the new value out of place")
             old = Tensor._make(self.data.copy(), self.grad_fn, self.requires_grad)
             res = op(old, *args, **kw)
         else:
@@ -298,8 +307,11 @@ class Tensor:
         if res.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(res.shape)}")
+        if not np.can_cast(res.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"result type {res.dtype} can't be cast to the desired output type "
+                               f"{self.dtype}")
         np.copyto(self.data, res.data, casting="same_kind")
-        self._vc[0] += 1
+        _node.bump(self._vc)
         if tracked:
             self.grad_fn, self.requires_grad = res.grad_fn, True
         return self
@@ -323,11 +335,16 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value) -> Tensor:
-        return self._inplace(lambda t, v: t * 0 + v, value)
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value.ndim} dimensions.")
+            return self.copy_(value)
+        return self._inplace(_overwrite, Tensor._make(np.asarray(value, self.data.dtype), None, False))
 
     def copy_(self, src) -> Tensor:
         src = src if isinstance(src, Tensor) else Tensor(src)
-        return self._inplace(lambda t, s: t * 0 + s.to(t.dtype), src)
+        return self._inplace(_overwrite, src)
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -364,6 +381,8 @@ class Tensor:
         dtype = _dt.to_dtype(dtype)
         if dtype == self.data.dtype:
             return self
+        if dtype.kind not in "fc":  # integer/bool results are not differentiable
+            return Tensor._make(self.data.astype(dtype), None, False)
         return _ew.Cast.apply(self, dtype=dtype)
 
     def type(self, dtype=None):
@@ -590,12 +609,13 @@ class Tensor:
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            out = self
-            if min is not None:
-                out = maximum(out, min if isinstance(min, Tensor) else Tensor(min, self.dtype))
-            if max is not None:
-                out = minimum(out, max if isinstance(max, Tensor) else Tensor(max, self.dtype))
-            return out
+            lo = min if min is None or isinstance(min, Tensor) else Tensor(min, self.dtype)
+            hi = max if max is None or isinstance(max, Tensor) else Tensor(max, self.dtype)
+            ts = _tensor_args(*(t for t in (self, lo, hi) if t is not None))
+            x = ts.pop(0)
+            lo = ts.pop(0) if lo is not None else None
+            hi = ts.pop(0) if hi is not None else None
+            return _ew.ClampTensor.apply(x, lo, hi)
         return _ew.Clamp.apply(self, min=min, max=max)
 
     clip = clamp
@@ -636,7 +656,7 @@ class Tensor:
         return (d * d).sum(dim, keepdim=keepdim) / max(n - c, 0)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        return _ew.StdSqrt.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def amax(self, dim=(), keepdim=False):
         return _red.Amax.apply(self, axis=_axes(dim, self.ndim) if dim != () else None,
@@ -819,7 +839,7 @@ class Tensor:
             raise NotImplementedError("tinygrad_nn does not record __setitem__ in the graph; "
                                       "use where() or cat() to build the value instead")
         self.data[index] = value.data if isinstance(value, Tensor) else value
-        self._vc[0] += 1
+        _node.bump(self._vc)
 
     # -- matmul / misc -------------------------------------------------------------------------
     def matmul(self, other):
@@ -834,6 +854,17 @@ class Tensor:
 
     def zero_grad_(self):  # pragma: no cover
         self.grad = None
+
+
+def _overwrite(t: Tensor, src: Tensor) -> Tensor:
+    """The value of ``t`` after ``t.copy_(src)``: src broadcast to t's shape and cast to t's dtype
+    (differentiable in src; t's old value gets no gradient, and inf/NaN in it don't leak)."""
+    src = src if src.dtype == t.dtype else src.to(t.dtype)
+    if src.shape != t.shape:
+        src = src.expand(t.shape)
+    if src.requires_grad or (t.requires_grad and _mode.enabled):
+        return where(np.ones(t.shape, dtype=bool), src, t)
+    return Tensor._make(np.array(src.data, copy=True), None, False)
 
 
 def _index(index):
@@ -876,9 +907,7 @@ def _tensor_args(*xs):
     for x, t in zip(xs, ts):
         out.append(t if t is not None else Tensor(np.asarray(x, dtype=ref.dtype)
                                                   if isinstance(x, _Scalar) else x))
-    dt = out[0].dtype
-    for t in out[1:]:
-        dt = _dt.result_type(dt, 1, t.dtype, t.ndim)
+    dt = _dt.result_type_all([(t.dtype, t.ndim) for t in out])
     return [t if t.dtype == dt else t.to(dt) for t in out]
 
 
@@ -896,7 +925,8 @@ def matmul(a, b) -> Tensor:
         sb = "x".join(map(str, b.shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
     if a.data.dtype != b.data.dtype:
-        a, b = _tensor_args(a, b)
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != "
+                           f"{b.dtype}")
     return _mm.Matmul.apply(a, b)
 
 
@@ -993,10 +1023,12 @@ class _TensorNamespace:
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import loss as _loss  # noqa: E402,F401
 from .ops import matmul as _mm  # noqa: E402
+from .ops import mlp as _mlp  # noqa: E402,F401
 from .ops import movement as _mv  # noqa: E402
 from .ops import reduce as _red  # noqa: E402
 
 _node.Tensor = Tensor
 _node._make = Tensor._make
 _engine._Tensor = Tensor
+_engine._make = Tensor._make
 _node.tensor_namespace = _TensorNamespace

@@ -20,11 +20,14 @@
 
 from __future__ import annotations
 
+import traceback
+import weakref
+
 import numpy as np
 
 from ..engine import anomaly
 from ..engine.grad_mode import mode
-from ..engine.node import Op, _seq
+from ..engine.node import Op, _seq, clock
 from ..tensor import Tensor
 
 
@@ -37,7 +40,6 @@ class FunctionCtx:
                 raise TypeError(f"save_for_backward can only save Tensors (or None), got "
                                 f"{type(t).__name__}")
         self._saved = tensors
-        self._saved_versions = [(t._vc, t._vc[0]) for t in tensors if t is not None]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -45,13 +47,34 @@ class FunctionCtx:
             from ..engine.backward import FREED
 
             raise RuntimeError(FREED)
-        return getattr(self, "_saved", ())
+        saved = getattr(self, "_saved", ())
+        output = getattr(self, "_output", None)  # (forward's result, weakref to its node)
+        if output is not None and output[1]() is not None:
+            # a saved output comes back attached to its node, so that differentiating backward
+            # again (create_graph) reaches the inputs through it, as PyTorch's SavedVariable does
+            out, node = output[0], output[1]()
+            saved = tuple(_attached(t, node) if t is out else t for t in saved)
+        return saved
 
     def mark_non_differentiable(self, *tensors) -> None:
         self._non_diff = {id(t) for t in tensors}
 
     def set_materialize_grads(self, value: bool) -> None:
         self._materialize = value
+
+
+def _expands_to(shape, target) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` (then the engine sums the gradient back)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _attached(out: Tensor, node) -> Tensor:
+    t = Tensor._make(out.data, node, True)
+    t._vc = out._vc
+    return t
 
 
 class FunctionNode(Op):
@@ -68,25 +91,30 @@ class FunctionNode(Op):
         grads = self.fn.backward(self.ctx, wrap)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        if len(grads) < len(self.parents):
+        n_in = len(self.parents)
+        if len(grads) < n_in or any(gi is not None for gi in grads[n_in:]):
             raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                f"(expected {len(self.parents)}, got {len(grads)})")
         out = []
-        for p, gi in zip(self.parents, grads):
+        for p, gi in zip(self.parents, grads, strict=False):  # extra Nones
             if gi is None or not isinstance(p, Tensor):
                 out.append(None)
                 continue
             if not isinstance(gi, Tensor):
                 gi = Tensor(gi, dtype=p.dtype)
-            if gi.shape != p.shape and np.broadcast_shapes(gi.shape, p.shape) != gi.shape:
+            if gi.shape != p.shape and not _expands_to(p.shape, gi.shape):
                 raise RuntimeError(f"Function {self.name()} returned an invalid gradient - got "
                                    f"{list(gi.shape)} but expected shape compatible with "
                                    f"{list(p.shape)}")
             out.append(gi if isinstance(g, Tensor) else gi.data)
         return tuple(out)
 
+    def saved_vcs(self):
+        return [t._vc for t in getattr(self.ctx, "_saved", ()) if t is not None]
+
     def release(self) -> None:
         self.ctx._saved = ()
+        self.ctx._output = None
         self.ctx._freed = True
         super().release()
 
@@ -115,8 +143,8 @@ class Function:
         if not (prev and any(ctx.needs_input_grad)):
             return out
         if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor (tuples of outputs are not "
-                            f"supported by tinygrad_nn), got {type(out).__name__}")
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor (tuples of outputs are "
+                            f"not supported by tinygrad_nn), got {type(out).__name__}")
         node = FunctionNode(cls, ctx)
         node.parents = args
         node.arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
@@ -124,9 +152,11 @@ class Function:
         node.edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None
                       for a in args]
         node.needs_input_grad = list(ctx.needs_input_grad)
-        node._versions = getattr(ctx, "_saved_versions", [])
-        if anomaly.enabled:
-            anomaly.record(node)
+        node.epoch = clock[0]
+        if anomaly.enabled:  # the caller's stack, up to the line that called apply
+            node._trace = traceback.format_stack()[:-1]
         res = Tensor._make(out.data, node, True)
         res._vc = out._vc
+        if any(t is out for t in getattr(ctx, "_saved", ())):
+            ctx._output = (out, weakref.ref(node))  # weak: no cycle node -> ctx -> node
         return res

@@ -51,7 +51,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         grads = grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)
         from ..engine.backward import _accumulate
 
-        for t, g in zip(inputs, grads):
+        for t, g in zip(inputs, grads, strict=True):
             if g is not None:
                 _accumulate(t, g if create_graph else g.data.copy(), create_graph)
         return
@@ -73,12 +73,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                            f"for {len(outputs)} outputs")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"One of the differentiated Tensors (index {i}) does not require grad")
+            raise RuntimeError(
+                f"One of the differentiated Tensors (index {i}) does not require grad")
     retain = create_graph if retain_graph is None else retain_graph
     got = _engine.run(outputs, _root_grads(outputs, grad_outputs, create_graph),
                       retain_graph=retain, create_graph=create_graph, capture=inputs)
     result = []
-    for i, (t, g) in enumerate(zip(inputs, got)):
+    for i, (t, g) in enumerate(zip(inputs, got, strict=True)):
         if g is None:
             if materialize_grads:
                 result.append(Tensor._make(np.zeros_like(t.data), None, False))

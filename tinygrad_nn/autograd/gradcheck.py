@@ -37,7 +37,6 @@ def _numerical(func, inputs, i, j, eps):
     if not x.data.flags.c_contiguous:
         x.data = np.ascontiguousarray(x.data)
     flat = x.data.reshape(-1)  # a view: perturb in place, restore exactly
-    n_out = None
     cols = []
     with no_grad():
         for a in range(flat.size):
@@ -48,9 +47,9 @@ def _numerical(func, inputs, i, j, eps):
             minus = _outputs(func, inputs)[j].data.astype(np.float64).reshape(-1)
             flat[a] = orig
             cols.append((plus - minus) / (2 * eps))
-            n_out = plus.size
-    if not cols:
-        return np.zeros((0, n_out or 0))
+    if not cols:  # an input with no elements: an empty Jacobian of the right width
+        with no_grad():
+            return np.zeros((0, _outputs(func, inputs)[j].numel()))
     return np.stack(cols)  # (x.numel, y.numel)
 
 
@@ -133,7 +132,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
         xs, vs = args[:n_in], args[n_in:]
         with enable_grad():  # the finite differences run under no_grad; this needs a graph
             ys = _outputs(func, xs)
-            pairs = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
+            pairs = [(y, v) for y, v in zip(ys, vs, strict=True) if y.requires_grad]
             gs = grad([p[0] for p in pairs], [xs[k] for k in diff], [p[1] for p in pairs],
                       create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)

@@ -17,14 +17,16 @@ tensor lives on.
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 import numpy as np
 
 from . import anomaly
 from .grad_mode import mode
+from .node import bump, clock
 
 _Tensor = None  # set by tinygrad_nn.tensor (import order: the engine comes first)
+_make = None  # Tensor._make
 
 FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -32,6 +34,18 @@ FREED = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
+
+
+_ONES = {}
+
+
+def one(dtype) -> np.ndarray:
+    """d(loss)/d(loss) for a scalar loss: a shared read-only 0-d 1 (rules never write into g)."""
+    a = _ONES.get(dtype)
+    if a is None:
+        a = _ONES[dtype] = np.ones((), dtype)
+        a.flags.writeable = False
+    return a
 
 
 def sum_to(g, shape):
@@ -68,9 +82,12 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
             grads[node] = grads[node] + g
         else:
             grads[node] = g
-            heappush(heap, (-node.seq, node))
-    captured = {}  # node -> index into capture
+            heap.append((-node.seq, node))
+    if len(heap) > 1:
+        heapify(heap)
+    captured = None  # node -> index into capture
     if capture is not None:
+        captured = {}
         for k, t in enumerate(capture):
             if t.grad_fn is not None:
                 captured[t.grad_fn] = k
@@ -88,22 +105,28 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
                 _retain(node, g, create_graph)
             if captured and node in captured:
                 results[captured[node]] = g
-            for vc, v in node._versions:
-                if vc[0] != v:
-                    node.version_error(vc, v)
+            if node.epoch != clock[0]:  # something was modified in place since the forward
+                node.check_saved()
             in_grads = node.backward(g)
             if check_nan:
                 anomaly.check(node, in_grads)
+            exact = node.exact_grads
             for e, gi, p in zip(node.edges, in_grads, node.parents):
                 if e is None or gi is None:
                     continue
-                pdata = p.data
-                if gi.shape != pdata.shape:
-                    gi = sum_to(gi, pdata.shape)
-                if gi.dtype is not pdata.dtype and gi.dtype != pdata.dtype:
-                    gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
-                if isinstance(e, _Tensor):
-                    _add_leaf(leaf_grads, e, gi)
+                if not exact:  # undo broadcasting, restore the input's dtype
+                    pdata = p.data
+                    if gi.shape != pdata.shape:
+                        gi = sum_to(gi, pdata.shape)
+                    if gi.dtype is not pdata.dtype and gi.dtype != pdata.dtype:
+                        gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
+                if isinstance(e, _Tensor):  # a leaf
+                    if capture is not None:
+                        _add_leaf(leaf_grads, e, gi)
+                    elif e.grad is None and type(gi) is np.ndarray and gi.base is None and gi is not g:
+                        e.grad = _make(gi, None, False)  # a fresh array: the leaf owns it
+                    else:
+                        _accumulate(e, gi, create_graph)
                 elif e in grads:
                     grads[e] = grads[e] + gi
                 else:
@@ -119,12 +142,8 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
                 hit = leaf_grads.get(id(t))
                 results[k] = None if hit is None else hit[1]
         return results
-    owned = set(map(id, root_grads))  # arrays already handed out: a second taker must copy
-    for leaf, g in leaf_grads.values():
-        if id(g) in owned:
-            g = np.array(g, copy=True)
-        owned.add(id(g))
-        _accumulate(leaf, g, create_graph)
+    for leaf, g in leaf_grads.values():  # roots that are leaves themselves
+        _accumulate(leaf, g if create_graph else np.array(g, copy=True), create_graph)
 
 
 def _add_leaf(store, leaf, g):
@@ -142,16 +161,20 @@ def _retain(node, g, create_graph):
 
 
 def _accumulate(t, g, create_graph):
-    """``t.grad += g`` as PyTorch: a fresh, unaliased tensor the first time, in place after."""
+    """``t.grad += g`` as PyTorch: an unaliased tensor the first time, in place after.
+
+    A leaf's ``.grad`` must never share memory with another gradient (``a + b`` hands the same
+    array to both inputs) or with the caller's ``gradient``: the engine gives it an array as is
+    only when that array is fresh (made by the op, not a view, not the upstream gradient);
+    anything else is copied here.
+    """
     if isinstance(g, _Tensor):  # create_graph: the gradient keeps its own graph
         t.grad = g if t.grad is None else t.grad + g
         return
     if t.grad is None:
-        if type(g) is not np.ndarray or g.base is not None:
-            g = np.array(g, dtype=t.data.dtype)  # own the memory (g may be a view or a scalar)
-        t.grad = _Tensor._make(g, None, False)
+        t.grad = _make(np.array(g, dtype=t.data.dtype), None, False)
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + _Tensor._make(g, None, False)
     else:
         np.add(t.grad.data, g, out=t.grad.data)
-        t.grad._vc[0] += 1
+        bump(t.grad._vc)

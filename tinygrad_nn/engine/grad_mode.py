@@ -84,3 +84,7 @@ class set_grad_enabled(_GradModeContext):
     def __exit__(self, *exc):
         mode.enabled = self._prev[0]
         return False
+
+    def __call__(self, func):  # as a decorator it must not change the mode where it is applied
+        mode.enabled = self._prev[0]
+        return super().__call__(func)

@@ -10,9 +10,12 @@ keeps the op instance as the output's ``grad_fn``: the node of the graph. The no
 - ``edges``: per input, where its gradient goes: the parent's ``grad_fn``, the parent itself if it
   is a leaf that requires grad, or ``None`` (no gradient needed);
 - ``needs_input_grad``: per input, ``edges[i] is not None`` (backward skips the rest);
-- the versions of the tensors whose values backward reads (``saves`` lists their input indices;
-  ``saves_out`` marks ops whose backward reads their own output ``self.out``), so that an in-place
-  change after the forward is detected instead of giving a wrong gradient.
+- ``epoch``: the in-place clock at creation. Every in-place change of a tensor ticks the global
+  clock and stamps the tensor's version counter (``_vc = [version, stamp]``, shared by views).
+  Backward compares: if the clock has not moved since the node was made, nothing it saved can
+  have changed (one int comparison); otherwise it checks the stamps of the tensors it reads
+  (``saves``: their input indices; ``saves_out``: it reads its own output ``self.out``), so an
+  in-place change after the forward raises instead of giving a wrong gradient.
 
 ``backward`` is written once for two modes. Normally ``grad`` is a NumPy array and the rule reads
 ``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a Tensor, ``self.inputs(grad)``
@@ -31,12 +34,20 @@ import numpy as np
 from .grad_mode import mode
 
 _seq = itertools.count()  # creation order of nodes: backward runs in decreasing order
+clock = [0]  # the in-place clock: ticks on every in-place change of any tensor
+
+
+def bump(vc: list) -> None:
+    """Record an in-place change of the tensor(s) sharing version counter ``vc``."""
+    clock[0] += 1
+    vc[0] += 1
+    vc[1] = clock[0]
 
 
 class Op:
     saves: tuple[int, ...] = ()  # indices of inputs whose values backward reads
     saves_out: bool = False  # backward reads self.out (the forward's result)
-    _versions: tuple = ()
+    exact_grads: bool = False  # backward's gradients already have the inputs' shapes and dtypes
     _trace: list | None = None  # forward traceback, recorded under detect_anomaly
     _retained = None  # weakref to the output Tensor that called retain_grad()
 
@@ -74,13 +85,11 @@ class Op:
         node.arrays = arrays
         node.edges = edges
         node.seq = next(_seq)
-        if cls.saves:
-            node._versions = [(inputs[i]._vc, inputs[i]._vc[0]) for i in cls.saves
-                              if isinstance(inputs[i], Tensor)]
+        node.epoch = clock[0]
         result = _make(out, node, True)
         if node.saves_out:
             node.out = result.data
-            node._versions = [*node._versions, (result._vc, 0)]
+            node.out_vc = result._vc
         if anomaly.enabled:
             anomaly.record(node)
         return result
@@ -103,20 +112,31 @@ class Op:
         """PyTorch-style view of the edges: ((node_or_leaf, 0), ...)."""
         return tuple((e, 0) for e in self.__dict__.get("edges", ()))
 
-    def version_error(self, vc, v):
-        """Raise PyTorch's error for a saved tensor that was modified in place after forward."""
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}; expected "
-            f"version {v} instead. Hint: avoid modifying tensors in place (add_, mul_, +=, ...) "
-            "between the forward pass and backward, or clone them first."
-        )
+    def saved_vcs(self):
+        """Version counters of everything backward reads (saved inputs, and the output)."""
+        vcs = [p._vc for i, p in enumerate(self.parents) if i in self.saves and isinstance(p, Tensor)]
+        if self.saves_out:
+            vcs.append(self.out_vc)
+        return vcs
+
+    def check_saved(self) -> None:
+        """Raise PyTorch's error if a tensor that backward reads was modified in place since."""
+        for vc in self.saved_vcs():
+            if vc[1] > self.epoch:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}, "
+                    "changed after the forward pass that saved it. Hint: avoid modifying tensors "
+                    "in place (add_, mul_, +=, ...) between the forward pass and backward, or "
+                    "clone them first.")
 
     def release(self) -> None:
         """Drop everything saved for backward (the graph is freed after a backward pass)."""
         d = self.__dict__
+        seq = d.get("seq", -1)
         d.clear()
         d["freed"] = True
+        d["seq"] = seq  # still orders the heap if a later backward reaches this node (and raises)
 
     freed = False
 

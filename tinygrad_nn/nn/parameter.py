@@ -21,7 +21,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:
-            arr, vc = np.empty(0, dtype=get_default_dtype()), [0]
+            empty = Tensor._make(np.empty(0, dtype=get_default_dtype()), None, False)
+            arr, vc = empty.data, empty._vc
         elif isinstance(data, Tensor):
             arr, vc = data.data, data._vc  # shares memory and version counter, as PyTorch
         else:

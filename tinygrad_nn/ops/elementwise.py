@@ -75,12 +75,16 @@ class Pow(Op):
         if n[0]:
             if np.isscalar(y):
                 gx = g * 0.0 if y == 0 else g * y * x ** (y - 1)
-            else:
-                gx = np_.where(y == 0, 0.0, g * y * x ** (y - 1))
+            else:  # x^(y-1) is inf at x = 0, y = 0, where the product is masked out anyway
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gx = np_.where(y == 0, 0.0, g * y * x ** (y - 1))
         if n[1]:
-            zero = (x == 0) & (y >= 0)
-            safe = np_.where(zero, 1.0, x)
-            gy = np_.where(zero, 0.0, g * x**y * np_.log(safe))
+            if np.isscalar(x):  # s ** y with a Python number s: log s is a constant
+                gy = g * 0.0 if x == 0 else g * x**y * np.log(x)
+            else:
+                zero = (self.arrays[0] == 0) & (np.asarray(self.arrays[1]) >= 0)
+                safe = np_.where(zero, 1.0, x)
+                gy = np_.where(zero, 0.0, g * x**y * np_.log(safe))
         return gx, gy
 
 
@@ -126,6 +130,18 @@ class Sqrt(Op):
         return (g / (2 * out),)
 
 
+class StdSqrt(Sqrt):
+    """The sqrt that ends ``std``: PyTorch defines std' = 0 where std = 0 (all entries equal)."""
+
+    def backward(self, g):
+        out = self.out if not isinstance(g, Tensor) else self.parents[0].sqrt()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (xp(g).where(out == 0, 0.0, g / (2 * out)),)
+
+    def name(self) -> str:
+        return "StdBackward0"
+
+
 class Abs(Op):
     saves = (0,)
 
@@ -143,7 +159,7 @@ class Sigmoid(Op):
     saves_out = True
 
     def forward(self, x):
-        s = np.multiply(x, 0.5)
+        s = np.multiply(x, 0.5, out=np.empty_like(x))  # out=: an array even for 0-d x
         np.tanh(s, out=s)
         s *= 0.5
         s += 0.5
@@ -203,6 +219,25 @@ class Clamp(Op):
         return (g * keep,)
 
 
+class ClampTensor(Op):
+    """clamp(x, min, max) with tensor bounds (either may be None), PyTorch's gradient rule:
+    x gets it where min <= x <= max, min where x < min < max, max where x > max or max < min."""
+
+    saves = (0, 1, 2)
+
+    def forward(self, x, lo=None, hi=None):
+        out = x if lo is None else np.maximum(x, lo)
+        return out if hi is None else np.minimum(out, hi)
+
+    def backward(self, g):
+        x, lo, hi = self.arrays  # the masks are constants, also under create_graph
+        n = self.needs_input_grad
+        keep = (True if lo is None else x >= lo) & (True if hi is None else x <= hi)
+        glo = g * ((x < lo) & (True if hi is None else lo < hi)) if n[1] else None
+        ghi = g * ((x > hi) | (False if lo is None else hi < lo)) if n[2] else None
+        return (g * keep if n[0] else None), glo, ghi
+
+
 class Maximum(Op):
     saves = (0, 1)
 
@@ -210,7 +245,7 @@ class Maximum(Op):
         return np.maximum(x, y)
 
     def backward(self, g):
-        x, y = self.arrays if not isinstance(g, Tensor) else (self.parents[0].data, self.parents[1].data)
+        x, y = self.arrays  # the weights are constants, also under create_graph
         w = (x > y) + 0.5 * (x == y)
         w = w.astype(np.result_type(x, y), copy=False)
         n = self.needs_input_grad
@@ -224,7 +259,7 @@ class Minimum(Op):
         return np.minimum(x, y)
 
     def backward(self, g):
-        x, y = self.arrays if not isinstance(g, Tensor) else (self.parents[0].data, self.parents[1].data)
+        x, y = self.arrays  # the weights are constants, also under create_graph
         w = (x < y) + 0.5 * (x == y)
         w = w.astype(np.result_type(x, y), copy=False)
         n = self.needs_input_grad

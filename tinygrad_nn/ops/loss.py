@@ -19,14 +19,17 @@ from ..tensor import Tensor
 
 class SquaredError(Op):
     saves = (0, 1)
+    exact_grads = True  # both inputs have the same shape (callers broadcast first)
 
     def forward(self, x, y, scale=1.0, axis=None):
         """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
         d = x - y
         self.d, self.scale, self.axis = d, scale, axis
+        if d.shape != x.shape or d.dtype != x.dtype or (
+                isinstance(y, np.ndarray) and (d.shape != y.shape or d.dtype != y.dtype)):
+            self.exact_grads = False  # broadcast or promoted: let the engine reduce/cast
         if axis is None:
-            flat = d.reshape(-1)
-            return np.asarray(np.dot(flat, flat) * scale, dtype=d.dtype)
+            return np.array(np.vdot(d, d) * scale, dtype=d.dtype)
         sq = d * d
         if axis == "none":
             return sq * scale if scale != 1.0 else sq

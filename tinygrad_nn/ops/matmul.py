@@ -38,41 +38,22 @@ class Matmul(Op):
 
 
 class Linear(Op):
-    """y = act(x Wᵀ + b) for x (..., in), W (out, in), b (out,) or None; act in ACTIVATIONS.
+    """y = x Wᵀ + b for x (..., in), W (out, in), b (out,) or None. PyTorch: AddmmBackward0.
 
-    One node for a layer and its activation (``nn.Sequential`` fuses ``Linear, Sigmoid`` pairs
-    this way; alone, ``nn.Linear`` uses act=None). With z = x Wᵀ + b and δ = g ⊙ act'(z):
-    dx = δ W,  dW = δᵀ x,  db = Σ_rows δ   (rows = all leading dims of x flattened).
+    dx = g W,  dW = gᵀ x,  db = Σ_rows g   (rows = all leading dims of x flattened).
     """
 
     saves = (0, 1)
-    ACTIVATIONS = (None, "sigmoid", "relu", "tanh")
+    exact_grads = True
 
-    def forward(self, x, w, b=None, act=None):
+    def forward(self, x, w, b=None):
         z = x @ w.T
         if b is not None:
             z += b
-        self.act = act
-        if act is None:
-            return z
-        self.saves_out = True  # backward reads act(z): version-checked like any saved output
-        if act == "sigmoid":  # σ(z) = ½ tanh(z/2) + ½, in place
-            z *= 0.5
-            np.tanh(z, out=z)
-            z *= 0.5
-            z += 0.5
-        elif act == "relu":
-            np.maximum(z, 0, out=z)
-        else:
-            np.tanh(z, out=z)
-        self.out = z
         return z
 
     def backward(self, g):
         x, w = self.inputs(g)[:2]
-        act = self.act
-        if act is not None:
-            g = self._act_grad(g)
         n = self.needs_input_grad
         gx = g @ w if n[0] else None
         if g.ndim != 2:  # flatten leading dims for the parameter gradients
@@ -82,29 +63,5 @@ class Linear(Op):
         gb = g.sum(0) if len(n) > 2 and n[2] else None
         return gx, gw, gb
 
-    def _act_grad(self, g):
-        """δ = g ⊙ act'(z), from the saved output a = act(z)."""
-        if isinstance(g, Tensor):  # create_graph: recompute the activation, tracked
-            x, w, b = (list(self.parents) + [None])[:3]
-            z = Linear.apply(x, w, b)
-            a = getattr(z, self.act)()
-            if self.act == "sigmoid":
-                return g * a * (1 - a)
-            if self.act == "tanh":
-                return g * (1 - a * a)
-            return g * (a.data > 0)
-        a = self.out
-        if self.act == "sigmoid":
-            d = 1.0 - a
-            d *= a
-        elif self.act == "tanh":
-            d = a * a
-            np.subtract(1.0, d, out=d)
-        else:
-            return g * (a > 0)
-        d *= g
-        return d
-
     def name(self) -> str:
-        return {None: "AddmmBackward0", "sigmoid": "SigmoidBackward0", "relu": "ReluBackward0",
-                "tanh": "TanhBackward0"}[self.act]
+        return "AddmmBackward0"

@@ -15,6 +15,8 @@ from ..tensor import Tensor
 class Reshape(Op):
     """reshape / view / flatten / squeeze / unsqueeze: backward reshapes back."""
 
+    saves = (0,)  # a view: if its base changes in place later, the graph no longer matches
+
     def forward(self, x, shape=None):
         self.shape = x.shape
         return x.reshape(shape)
@@ -26,6 +28,8 @@ class Reshape(Op):
 class Permute(Op):
     """permute / transpose / T / mT: backward applies the inverse permutation."""
 
+    saves = (0,)  # a view: if its base changes in place later, the graph no longer matches
+
     def forward(self, x, dims=None):
         self.inverse = tuple(np.argsort(dims))
         return x.transpose(dims)
@@ -36,6 +40,8 @@ class Permute(Op):
 
 class Expand(Op):
     """expand: a broadcast view; the engine sums the gradient back to the input's shape."""
+
+    saves = (0,)  # a view: if its base changes in place later, the graph no longer matches
 
     def forward(self, x, shape=None):
         return np.broadcast_to(x, shape)
@@ -49,7 +55,10 @@ class GetItem(Op):
 
     def forward(self, x, index=None):
         self.index, self.shape, self.dtype = index, x.shape, x.dtype
-        return x[index]
+        out = x[index]
+        if _is_basic(index):
+            self.saves = (0,)  # a view of x: version-checked like Reshape
+        return out
 
     def backward(self, g):
         if isinstance(g, Tensor):

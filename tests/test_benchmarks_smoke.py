@@ -1,0 +1,100 @@
+"""The benchmark scripts run end to end in smoke mode and print finite numbers.
+
+No timing is asserted (the machine is shared): only that each script completes with exit code 0,
+that every system's row carries finite numbers, and that tinygrad_nn actually ran. The scripts run
+on small synthetic data; ``run.py`` includes PyTorch when it is installed (the comparison code
+path), the other two leave it out to stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?x?$", re.IGNORECASE)
+
+
+def run_script(name: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / name), "--smoke", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (f"{name} --smoke exited {proc.returncode}\n"
+                                  f"--- stdout\n{proc.stdout[-4000:]}\n"
+                                  f"--- stderr\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    """Cells of the markdown table rows whose first cell is ``first_cell`` or continues it
+    after a space (``"Nielsen per-example"`` matches ``"Nielsen per-example (f64)"``)."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if cells[0] == first_cell or cells[0].startswith(first_cell + " "):
+                rows.append(cells)
+    return rows
+
+
+def numbers(cells: list[str]) -> list[float]:
+    """Every numeric cell (ranges 'a-b' split, a trailing 'x' or word dropped) as a float."""
+    out = []
+    for cell in cells[1:]:
+        for part in re.split(r"(?<=\d)-(?=\d)", cell):
+            token = part.split()[0] if part.split() else ""
+            token = token.replace(",", "")
+            if NUMBER.match(token):
+                out.append(float(token.rstrip("xX")))
+            elif token.lower() in ("nan", "inf", "-inf", "+inf", "failed"):
+                raise AssertionError(f"non-finite or failed cell {cell!r} in {cells}")
+    return out
+
+
+def assert_finite_rows(text: str, first_cell: str, min_rows: int, min_numbers: int) -> None:
+    rows = table_rows(text, first_cell)
+    assert len(rows) >= min_rows, f"expected >= {min_rows} rows for {first_cell!r}:\n{text}"
+    for cells in rows:
+        vals = numbers(cells)
+        assert len(vals) >= min_numbers, f"row has too few numbers: {cells}"
+        assert all(math.isfinite(v) for v in vals), cells
+
+
+@pytest.fixture(scope="module")
+def run_output() -> str:
+    return run_script("run.py", "--synthetic")
+
+
+def test_run_smoke_every_system_row_is_finite(run_output):
+    # book float32, book float64, wide float32: one table each
+    assert_finite_rows(run_output, "tinygrad_nn", 3, 5)
+    assert_finite_rows(run_output, "hand-written NumPy", 3, 5)
+    assert_finite_rows(run_output, "Nielsen per-example", 2, 5)
+    if "torch " in run_output:
+        assert_finite_rows(run_output, "PyTorch eager", 3, 5)
+
+
+def test_run_smoke_systems_compute_the_same_thing(run_output):
+    checks = [ln for ln in run_output.splitlines() if "max |Δparam|" in ln]
+    assert any(ln.strip().startswith("tinygrad_nn") for ln in checks), run_output
+    assert checks and all(ln.rstrip().endswith("ok") for ln in checks), "\n".join(checks)
+    assert "## errors" not in run_output
+
+
+def test_micro_smoke():
+    out = run_script("micro.py", "--no-torch")
+    assert_finite_rows(out, "tinygrad_nn", 2, 4)          # chain and fan-out rows
+    per_op = table_rows(out, "tinygrad_nn:")
+    assert len(per_op) == 3 and all(numbers(r) for r in per_op), out
+    assert_finite_rows(out, "import tinygrad_nn", 1, 1)
+
+
+def test_memory_smoke():
+    out = run_script("memory.py", "--no-torch")
+    assert_finite_rows(out, "tinygrad_nn", 1, 6)
+    assert_finite_rows(out, "hand-written NumPy", 1, 6)

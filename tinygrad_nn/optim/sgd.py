@@ -1,0 +1,98 @@
+"""``SGD``: stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and
+weight-decay options, updating the parameters' NumPy arrays in place.
+
+For each parameter p with gradient g (PyTorch's algorithm, step t):
+
+    g ← −g                                  if maximize
+    g ← g + λ p                             if weight_decay λ ≠ 0
+    if momentum μ ≠ 0:
+        b ← g                               at the first step (b: state["momentum_buffer"])
+        b ← μ b + (1 − τ) g                 afterwards (τ: dampening)
+        g ← g + μ b  if nesterov  else  b
+    p ← p − η g                             (η: lr)
+
+Without momentum, weight decay or maximize this is the book's ``w → w − η ∇C`` and costs one
+in-place NumPy update per parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+    maximize=False)`` as ``torch.optim.SGD`` (``foreach``/``fused`` are accepted and ignored)."""
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        if isinstance(lr, Tensor):
+            if lr.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
+            lr = lr.item()
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if differentiable:
+            raise ValueError("differentiable=True is not supported by tinygrad_nn's SGD")
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
+            if momentum == 0 and weight_decay == 0:  # the plain (book's) update
+                if maximize:
+                    lr = -lr
+                for p in group["params"]:
+                    g = p.grad
+                    if g is not None:
+                        d = p.data
+                        d -= lr * g.data
+                        p._bump_version()
+                continue
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            state = self.state
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                d = p.data
+                grad = -g.data if maximize else g.data
+                if weight_decay != 0:
+                    grad = grad + weight_decay * d
+                if momentum != 0:
+                    st = state[p]
+                    buf = st.get("momentum_buffer")
+                    if buf is None:
+                        buf = st["momentum_buffer"] = Tensor._make(np.array(grad, copy=True),
+                                                                   None, False)
+                    else:
+                        b = buf.data
+                        b *= momentum
+                        b += (1 - dampening) * grad
+                    grad = grad + momentum * buf.data if nesterov else buf.data
+                d -= lr * grad
+                p._bump_version()
+        return loss
