@@ -38,6 +38,7 @@ Run::
     python examples/mnist.py --data /usr/share/datasets/fashion-mnist --epochs 5
     python examples/mnist.py --hidden 100 30 --loss cross-entropy --seed 1 --plot curve.png
     python examples/mnist.py --save model.npz                 # or model.safetensors
+    python examples/mnist.py --data ~/mnist --download mnist  # the book's data (60,000 / 10,000)
 
 To run it on PyTorch instead, change the first three imports below to ``import torch as tg``,
 ``from torch import nn, optim`` and ``from torch.utils.data import DataLoader, TensorDataset``
@@ -236,6 +237,9 @@ def make_parser() -> argparse.ArgumentParser:
                         help="directory with the four MNIST-format IDX files (e.g. "
                              "/usr/share/datasets/fashion-mnist); default: the bundled sample of "
                              "4,000 training and 1,000 test digits")
+    parser.add_argument("--download", choices=["mnist", "fashion-mnist"],
+                        help="with --data DIR: first fetch that data set's missing files into "
+                             "DIR (MD5-checked; needs the network)")
     parser.add_argument("--epochs", type=_positive_int, default=30, help="default: 30")
     parser.add_argument("--hidden", type=_positive_int, nargs="*", default=[30], metavar="N",
                         help="hidden layer sizes, e.g. --hidden 100 30 (default: 30; none given: "
@@ -273,14 +277,21 @@ def _check_output_path(parser: argparse.ArgumentParser, option: str, path: str |
         parser.error(f"{option} {path}: directory {directory} does not exist")
 
 
-def load_data(parser: argparse.ArgumentParser, root: str | None):
+def load_data(parser: argparse.ArgumentParser, root: str | None, download: str | None = None):
     """(x_train, y_train, x_test, y_test) as NumPy arrays: x float32 (n, 784) in [0, 1],
     y int64 (n,)."""
     if root is None:
+        if download:
+            parser.error("--download needs --data DIR (the directory to download into)")
         return (*load_mnist_sample(train=True), *load_mnist_sample(train=False))
+    options = {"download": True, "dataset": download} if download else {}
     try:
-        return (*load_mnist(root, train=True), *load_mnist(root, train=False))
-    except (OSError, ValueError) as e:
+        return (*load_mnist(root, train=True, **options),
+                *load_mnist(root, train=False, **options))
+    except FileNotFoundError as e:
+        message = str(e).split("; pass download=True")[0]
+        parser.error(f"--data {root}: {message} (--download mnist fetches MNIST there)")
+    except (OSError, ValueError, RuntimeError) as e:  # RuntimeError: DownloadError, ChecksumError
         parser.error(f"--data {root}: {e}")
 
 
@@ -304,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         plot = None
 
     start = time.perf_counter()
-    x_train, y_train, x_test, y_test = load_data(parser, args.data)
+    x_train, y_train, x_test, y_test = load_data(parser, args.data, args.download)
     if args.seed is not None:
         tg.manual_seed(args.seed)
 
@@ -342,9 +353,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result["total_time"] = time.perf_counter() - start
 
     final = result["accuracy"][-1]
-    print(f"Test accuracy after {args.epochs} epochs: {result['correct'][-1]} / {n_test} "
-          f"({100 * final:.2f}%); wall time {result['total_time']:.1f} s "
-          f"({sum(result['epoch_time']):.1f} s training)")
+    epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
+    print(f"Test accuracy after {epochs}: {result['correct'][-1]} / {n_test} ({100 * final:.2f}%); "
+          f"wall time {result['total_time']:.1f} s ({sum(result['epoch_time']):.1f} s training)")
     if args.save:
         tg.save(model.state_dict(), args.save)
         say(f"Saved the model's state_dict to {args.save}")
@@ -357,4 +368,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

@@ -191,6 +191,7 @@ def test_bad_arguments_fail_before_training(mnist, tmp_path, capsys):
         (["--epochs", "0"], "positive integer"),
         (["--lr", "-1"], "positive"),
         (["--loss", "hinge"], "invalid choice"),
+        (["--download", "mnist"], "needs --data"),
     ]:
         with pytest.raises(SystemExit) as info:
             mnist.main(argv)

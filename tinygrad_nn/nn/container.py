@@ -2,8 +2,12 @@
 
 Both register their items as sub-modules named ``"0"``, ``"1"``, ... (or the keys of an
 ``OrderedDict`` given to ``Sequential``), so parameters and state-dict keys are PyTorch's
-(``"0.weight"``). ``Sequential.forward`` is a plain loop over a tuple of its modules, refreshed
-whenever the set of sub-modules changes.
+(``"0.weight"``). ``Sequential.forward`` is a plain loop over a plan of its modules, refreshed
+whenever the set of sub-modules changes. In the plan, every run of ``Linear`` layers that are each
+followed by a ``Sigmoid``/``ReLU``/``Tanh`` (the last may have none) becomes one graph node,
+``ops.mlp.MLP``: the same numbers and gradients as the modules one by one, with one node instead of
+two per layer (the book's network is one node). Only the exact classes are fused, so a subclass
+with its own ``forward`` runs as written.
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import Any
 
+from ..ops.mlp import MLP as _MLP
+from .activation import ReLU, Sigmoid, Tanh
+from .linear import Linear
 from .module import Module, _addindent
+
+_ACTS = {Sigmoid: "sigmoid", ReLU: "relu", Tanh: "tanh"}
 
 
 def _reset_modules(self: Module, items: list[tuple[str, Module | None]]) -> None:
@@ -27,6 +36,59 @@ def _reset_modules(self: Module, items: list[tuple[str, Module | None]]) -> None
     self._modules_changed()
 
 
+class _Chain:
+    """A run of Linear(+activation) modules of a Sequential, called as one ``MLP`` node."""
+
+    __slots__ = ("linears", "acts", "modules")
+
+    def __init__(self, modules: list[Module]) -> None:
+        self.modules = tuple(modules)
+        self.linears = tuple(m for m in modules if type(m) is Linear)
+        acts, i = [], 0
+        while i < len(modules):  # each Linear, then its activation if one follows
+            act = _ACTS.get(type(modules[i + 1])) if i + 1 < len(modules) else None
+            acts.append(act)
+            i += 2 if act else 1
+        self.acts = tuple(acts)
+
+    def __call__(self, x: Any) -> Any:
+        params = []
+        try:
+            dt = x.data.dtype
+            for m in self.linears:
+                w, b = m.weight, m.bias
+                if w.data.dtype is not dt or (b is not None and b.data.dtype is not dt):
+                    raise TypeError
+                params.append(w)
+                params.append(b)
+            return _MLP.apply(x, *params, acts=self.acts)
+        except (AttributeError, TypeError, ValueError):
+            pass  # not a Tensor, mixed dtypes or shapes that don't fit: the modules raise
+        for m in self.modules:  # PyTorch's errors
+            x = m(x)
+        return x
+
+
+def _fusion_plan(seq: tuple[Module, ...]) -> tuple:
+    """The modules, with runs of Linear(+activation) layers grouped into ``_Chain`` steps."""
+    plan: list = []
+    i = 0
+    while i < len(seq):
+        j = i
+        while j < len(seq) and type(seq[j]) is Linear:
+            j += 2 if j + 1 < len(seq) and type(seq[j + 1]) in _ACTS else 1
+            if not _ACTS.get(type(seq[j - 1])):  # a Linear without activation ends the run
+                break
+        run = list(seq[i:j])
+        if len(run) >= 2:
+            plan.append(_Chain(run))
+            i = j
+        else:
+            plan.append(seq[i])
+            i += 1
+    return tuple(plan)
+
+
 class Sequential(Module):
     """Modules applied one after the other: ``Sequential(m0, m1, ...)(x) = ...m1(m0(x))``.
 
@@ -36,6 +98,7 @@ class Sequential(Module):
     """
 
     _seq: tuple[Module, ...] = ()
+    _plan: tuple = ()
     _direct = True  # every module uses Module.__call__: call .forward directly
 
     def __init__(self, *args: Module) -> None:
@@ -50,15 +113,14 @@ class Sequential(Module):
     def _modules_changed(self) -> None:
         seq = tuple(m for m in self._modules.values() if m is not None)
         self.__dict__["_seq"] = seq
-        self.__dict__["_direct"] = all(type(m).__call__ is Module.__call__ for m in seq)
+        # Module.__call__ is just forward: call forward directly (one Python frame less per layer)
+        self.__dict__["_plan"] = tuple(
+            step if type(step) is _Chain or type(step).__call__ is not Module.__call__
+            else step.forward for step in _fusion_plan(seq))
 
     def forward(self, input: Any) -> Any:
-        if self._direct:  # Module.__call__ is just forward: skip one Python frame per layer
-            for module in self._seq:
-                input = module.forward(input)
-        else:
-            for module in self._seq:
-                input = module(input)
+        for step in self._plan:
+            input = step(input)
         return input
 
     def _get_item_by_idx(self, iterator: Iterable, idx: int) -> Any:
