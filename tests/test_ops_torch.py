@@ -14,6 +14,8 @@ from op_spec import SPECS, case, primary
 import tinygrad_nn as tg
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings(  # torch deprecates .T on tensors that are not 2-D
+    "ignore:Tensor.T is deprecated:UserWarning", "ignore:The use of `x.T`:UserWarning")
 
 
 def run(lib, spec_op, arrays, kw, v):

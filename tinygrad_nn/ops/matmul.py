@@ -47,7 +47,7 @@ class Linear(Op):
     exact_grads = True
 
     def forward(self, x, w, b=None):
-        z = x @ w.T
+        z = np.dot(x, w.T)  # np.dot, not @: matmul takes a slow path for outer products
         if b is not None:
             z += b
         return z
@@ -59,7 +59,7 @@ class Linear(Op):
         if g.ndim != 2:  # flatten leading dims for the parameter gradients
             g = g.reshape(-1, g.shape[-1])
             x = x.reshape(-1, x.shape[-1])
-        gw = g.T @ x if n[1] else None
+        gw = (g.T @ x if isinstance(g, Tensor) else np.dot(g.T, x)) if n[1] else None
         gb = g.sum(0) if len(n) > 2 and n[2] else None
         return gx, gw, gb
 

@@ -65,7 +65,7 @@ class MLP(Op):
         outs = []
         for l, act in enumerate(acts):
             w, b = params[2 * l], params[2 * l + 1]
-            z = a @ w.T
+            z = np.dot(a, w.T)  # np.dot: matmul is slow for outer products (batch of 1)
             if b is not None:
                 z += b
             a = _activate(z, act)
@@ -87,12 +87,12 @@ class MLP(Op):
             else:
                 d2, p2 = delta, prev
             if n[2 * l + 1]:
-                grads[2 * l + 1] = d2.T @ p2  # BP4
+                grads[2 * l + 1] = np.dot(d2.T, p2)  # BP4
             if n[2 * l + 2]:
                 grads[2 * l + 2] = d2.sum(0)  # BP3
             if l == 0 and not n[0]:
                 break
-            g = delta @ arrays[2 * l + 1]  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
+            g = np.dot(delta, arrays[2 * l + 1])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
         if n[0]:
             grads[0] = g
         return grads
