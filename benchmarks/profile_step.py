@@ -95,9 +95,13 @@ def main(argv=None) -> int:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every library (torch and BLAS); default: their defaults")
     args = p.parse_args(argv)
     steps = 30 if args.smoke else args.steps
     torch = None if args.no_torch else common.try_import_torch()
+    if args.threads:
+        common.limit_threads(args.threads)
     import tinygrad_nn
     import tinygrad_nn.nn
     import tinygrad_nn.optim  # noqa: F401

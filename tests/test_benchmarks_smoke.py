@@ -98,3 +98,10 @@ def test_memory_smoke():
     out = run_script("memory.py", "--no-torch")
     assert_finite_rows(out, "tinygrad_nn", 1, 6)
     assert_finite_rows(out, "hand-written NumPy", 1, 6)
+
+
+def test_profile_step_smoke():
+    out = run_script("profile_step.py", "--no-torch")
+    assert_finite_rows(out, "total", 1, 1)
+    assert_finite_rows(out, "forward", 1, 1)
+    assert_finite_rows(out, "backward", 1, 1)

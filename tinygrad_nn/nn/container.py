@@ -39,7 +39,7 @@ def _reset_modules(self: Module, items: list[tuple[str, Module | None]]) -> None
 class _Chain:
     """A run of Linear(+activation) modules of a Sequential, called as one ``MLP`` node."""
 
-    __slots__ = ("linears", "acts", "modules")
+    __slots__ = ("linears", "op", "modules")
 
     def __init__(self, modules: list[Module]) -> None:
         self.modules = tuple(modules)
@@ -49,7 +49,7 @@ class _Chain:
             act = _ACTS.get(type(modules[i + 1])) if i + 1 < len(modules) else None
             acts.append(act)
             i += 2 if act else 1
-        self.acts = tuple(acts)
+        self.op = _MLP.of(tuple(acts))
 
     def __call__(self, x: Any) -> Any:
         params = []
@@ -61,7 +61,7 @@ class _Chain:
                     raise TypeError
                 params.append(w)
                 params.append(b)
-            return _MLP.apply(x, *params, acts=self.acts)
+            return self.op.apply(x, *params)
         except (AttributeError, TypeError, ValueError):
             pass  # not a Tensor, mixed dtypes or shapes that don't fit: the modules raise
         for m in self.modules:  # PyTorch's errors

@@ -47,6 +47,8 @@ class Linear(Op):
     exact_grads = True
 
     def forward(self, x, w, b=None):
+        if x.ndim == 0:  # np.dot would broadcast a scalar; callers turn this into torch's error
+            raise ValueError("a 0-d input has no features")
         z = np.dot(x, w.T)  # np.dot, not @: matmul takes a slow path for outer products
         if b is not None:
             z += b

@@ -55,12 +55,29 @@ def _delta(g: np.ndarray, a: np.ndarray, act: str | None) -> np.ndarray:
 
 
 class MLP(Op):
-    """inputs: x, W_1, b_1, ..., W_L, b_L (a bias may be None); ``acts``: one per layer."""
+    """inputs: x, W_1, b_1, ..., W_L, b_L (a bias may be None); ``acts``: one per layer.
+
+    ``MLP.of(acts)`` is the op for one architecture (acts and ``saves`` as class attributes, so a
+    call passes no keyword arguments: this is the hot path of ``nn.Sequential``).
+    """
 
     saves_out = True
     exact_grads = True
+    acts: tuple = ()
+    _cache: dict = {}
 
-    def forward(self, x, *params, acts=()):
+    @classmethod
+    def of(cls, acts: tuple) -> type[MLP]:
+        op = cls._cache.get(acts)
+        if op is None:
+            saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
+            op = cls._cache[acts] = type("MLP", (cls,), {"acts": acts, "saves": saves})
+        return op
+
+    def forward(self, x, *params):
+        if x.ndim == 0:  # np.dot would broadcast a scalar; callers turn this into torch's error
+            raise ValueError("a 0-d input has no features")
+        acts = self.acts
         a = x
         outs = []
         for l, act in enumerate(acts):
@@ -70,8 +87,7 @@ class MLP(Op):
                 z += b
             a = _activate(z, act)
             outs.append(a)
-        self.acts, self.outs = acts, outs
-        self.saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
+        self.outs = outs
         return a
 
     def backward(self, g):
@@ -115,7 +131,7 @@ class MLP(Op):
         return grads
 
     def name(self) -> str:
-        act = self.acts[-1] if "acts" in self.__dict__ else None
+        act = self.acts[-1] if self.acts else None
         return {None: "AddmmBackward0", "sigmoid": "SigmoidBackward0", "relu": "ReluBackward0",
                 "tanh": "TanhBackward0"}[act]
 
