@@ -9,7 +9,10 @@ op's forward and backward, by family), ``autograd/`` (Function, grad, gradcheck,
 ``nn/``, ``optim/``, ``data/``, ``reference.py`` (the closed-form backprop oracle).
 """
 
-from . import dtypes
+from . import (
+    autograd,  # noqa: E402,I001
+    dtypes,
+)
 from .dtypes import (
     bool,  # noqa: A004
     double,
@@ -55,8 +58,6 @@ from .factories import (
 from .functions import *  # noqa: F403
 from .random import manual_seed
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
-
-from . import autograd  # noqa: E402,I001
 
 Size = tuple
 __version__ = "0.1.0"

@@ -69,7 +69,8 @@ def _axes(dim, ndim: int):
             raise TypeError(f"dim must be an int or a tuple of ints, got {type(d).__name__}")
         if not lo <= d <= hi:
             raise IndexError(
-                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})")
+                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
+            )
         out.append(d % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
@@ -81,7 +82,8 @@ def _dim1(dim, ndim: int) -> int:
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     if not isinstance(dim, (builtins.int, np.integer)) or not lo <= dim <= hi:
         raise IndexError(
-            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+        )
     return dim % ndim if ndim else 0
 
 
@@ -159,8 +161,10 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         if self.ndim < 2:
-            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
-                               f"Got {self.ndim}-D tensor.")
+            raise RuntimeError(
+                f"tensor.mT is only supported on matrices or batches of matrices. "
+                f"Got {self.ndim}-D tensor."
+            )
         return self.transpose(-2, -1)
 
     def size(self, dim=None):
@@ -180,7 +184,8 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+            )
         return self.data.item()
 
     def tolist(self):
@@ -188,8 +193,10 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
-                               "Use tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -229,12 +236,14 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
+                f"only Tensors of floating point dtype can require gradients (got {self.dtype})"
+            )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach().")
+                "var_no_grad = var.detach()."
+            )
         self.requires_grad = builtins.bool(requires_grad)
         return self
 
@@ -262,20 +271,32 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self.grad_fn is not None and self.grad_fn._retained is not None
 
-    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
-                 inputs=None) -> None:
-        """Accumulate d(self)/d(leaf) · gradient into the ``.grad`` of every leaf that requires it."""
+    def backward(
+        self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None
+    ) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if gradient is None and inputs is None and not create_graph and self.grad_fn is not None:
             if self.data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs "
-                                   f"(got an output of shape {list(self.shape)}; pass gradient=)")
-            _engine.run((self,), (_engine.one(self.data.dtype),),
-                        retain_graph=builtins.bool(retain_graph), create_graph=False)
+                raise RuntimeError(
+                    "grad can be implicitly created only for scalar outputs "
+                    f"(got an output of shape {list(self.shape)}; pass gradient=)"
+                )
+            _engine.run(
+                (self,),
+                (_engine.one(self.data.dtype),),
+                retain_graph=builtins.bool(retain_graph),
+                create_graph=False,
+            )
             return
         from .autograd.functional import backward as _backward
 
-        _backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
-                  inputs=inputs)
+        _backward(
+            (self,),
+            None if gradient is None else (gradient,),
+            retain_graph,
+            create_graph,
+            inputs=inputs,
+        )
 
     def register_hook(self, hook):  # pragma: no cover - not part of the contract
         raise NotImplementedError("tensor hooks are not supported by tinygrad_nn")
@@ -288,28 +309,36 @@ class Tensor:
         snapshot of self's old value, and self takes over the new node, as PyTorch rebases
         history. A leaf that requires grad can't be modified in place outside no_grad.
         """
-        tracked = _mode.enabled and (self.requires_grad or any(
-            isinstance(a, Tensor) and a.requires_grad for a in args))
+        tracked = _mode.enabled and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
         if tracked:
             if self.grad_fn is None and self.requires_grad:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                                   "operation.")
-            if self.data.base is not None:  # shares memory with another tensor: its graph can't follow
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            if (
+                self.data.base is not None
+            ):  # shares memory with another tensor: its graph can't follow
                 raise RuntimeError(
                     "in-place operation on a view of a tensor that is part of the graph is not "
                     "supported by tinygrad_nn (the other tensor's gradient would be wrong); "
-                    "clone() it first, or compute the new value out of place")
+                    "clone() it first, or compute the new value out of place"
+                )
             old = Tensor._make(self.data.copy(), self.grad_fn, self.requires_grad)
             res = op(old, *args, **kw)
         else:
             with _no_grad():
                 res = op(self, *args, **kw)
         if res.shape != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
-                               f"shape {list(res.shape)}")
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast "
+                f"shape {list(res.shape)}"
+            )
         if not np.can_cast(res.dtype, self.dtype, "same_kind"):
-            raise RuntimeError(f"result type {res.dtype} can't be cast to the desired output type "
-                               f"{self.dtype}")
+            raise RuntimeError(
+                f"result type {res.dtype} can't be cast to the desired output type {self.dtype}"
+            )
         np.copyto(self.data, res.data, casting="same_kind")
         _node.bump(self._vc)
         if tracked:
@@ -337,10 +366,14 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         if isinstance(value, Tensor):
             if value.ndim != 0:
-                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
-                                   f"with {value.ndim} dimensions.")
+                raise RuntimeError(
+                    f"fill_ only supports 0-dimension value tensor but got tensor "
+                    f"with {value.ndim} dimensions."
+                )
             return self.copy_(value)
-        return self._inplace(_overwrite, Tensor._make(np.asarray(value, self.data.dtype), None, False))
+        return self._inplace(
+            _overwrite, Tensor._make(np.asarray(value, self.data.dtype), None, False)
+        )
 
     def copy_(self, src) -> Tensor:
         src = src if isinstance(src, Tensor) else Tensor(src)
@@ -410,8 +443,11 @@ class Tensor:
         return self
 
     def clone(self) -> Tensor:
-        return _ew.Add.apply(self, 0) if self.requires_grad else Tensor._make(
-            self.data.copy(), None, False)
+        return (
+            _ew.Add.apply(self, 0)
+            if self.requires_grad
+            else Tensor._make(self.data.copy(), None, False)
+        )
 
     def contiguous(self) -> Tensor:
         return self
@@ -461,7 +497,8 @@ class Tensor:
 
     def __truediv__(self, other):
         if self.data.dtype.kind != "f" and not (
-                isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+            isinstance(other, Tensor) and other.data.dtype.kind == "f"
+        ):
             return self.to(_dt.get_default_dtype())._binary(_ew.Div, other)
         return self._binary(_ew.Div, other)
 
@@ -641,7 +678,8 @@ class Tensor:
         if x.data.dtype.kind != "f":
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
-                f"point or complex dtype. Got: {x.dtype}")
+                f"point or complex dtype. Got: {x.dtype}"
+            )
         return _red.Mean.apply(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -649,7 +687,11 @@ class Tensor:
             raise RuntimeError("var(): pass either unbiased or correction, not both")
         if isinstance(dim, builtins.bool):  # var(unbiased) positional form of PyTorch
             dim, unbiased = None, dim
-        c = correction if correction is not None else (1 if unbiased is None else builtins.int(unbiased))
+        c = (
+            correction
+            if correction is not None
+            else (1 if unbiased is None else builtins.int(unbiased))
+        )
         axes = _axes(dim, self.ndim)
         n = self.numel() if axes is None else builtins.int(np.prod([self.shape[a] for a in axes]))
         d = self - self.mean(dim, keepdim=True)
@@ -659,12 +701,14 @@ class Tensor:
         return _ew.StdSqrt.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def amax(self, dim=(), keepdim=False):
-        return _red.Amax.apply(self, axis=_axes(dim, self.ndim) if dim != () else None,
-                               keepdims=keepdim)
+        return _red.Amax.apply(
+            self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
+        )
 
     def amin(self, dim=(), keepdim=False):
-        return _red.Amin.apply(self, axis=_axes(dim, self.ndim) if dim != () else None,
-                               keepdims=keepdim)
+        return _red.Amin.apply(
+            self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
+        )
 
     def max(self, dim=None, keepdim=False):
         """max() → 0-d max; max(dim) → (values, indices); max(other_tensor) → maximum."""
@@ -714,8 +758,9 @@ class Tensor:
         try:
             return self._view(_mv.Reshape, shape=shape)
         except ValueError as e:
-            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size "
-                               f"{self.numel()}") from e
+            raise RuntimeError(
+                f"shape '{list(shape)}' is invalid for input of size {self.numel()}"
+            ) from e
 
     view = reshape
 
@@ -736,11 +781,11 @@ class Tensor:
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shp = self.shape
-        return self.reshape(shp[:s] + (builtins.int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+        return self.reshape(shp[:s] + (builtins.int(np.prod(shp[s : e + 1])),) + shp[e + 1 :])
 
     def unflatten(self, dim, sizes):
         d = _dim1(dim, self.ndim)
-        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def squeeze(self, dim=None):
         if dim is None:
@@ -757,9 +802,11 @@ class Tensor:
     def permute(self, *dims):
         dims = _shape_arg(dims)
         if len(dims) != self.ndim:
-            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
-                               f"not match the length of the desired ordering of dimensions i.e. "
-                               f"input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}")
+            raise RuntimeError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does "
+                f"not match the length of the desired ordering of dimensions i.e. "
+                f"input.dim() = {self.ndim} is not equal to len(dims) = {len(dims)}"
+            )
         norm = tuple(_dim1(d, self.ndim) for d in dims)
         if sorted(norm) != list(range(self.ndim)):
             raise RuntimeError("permute(): duplicate dims are not allowed.")
@@ -777,23 +824,29 @@ class Tensor:
 
     def t(self):
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )
         return self.transpose(0, 1) if self.ndim == 2 else self
 
     def expand(self, *sizes):
         sizes = _shape_arg(sizes)
         if len(sizes) < self.ndim:
-            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
-                               f"or equal to the number of dimensions in the tensor ({self.ndim})")
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                f"or equal to the number of dimensions in the tensor ({self.ndim})"
+            )
         lead = len(sizes) - self.ndim
-        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
-                      for i, s in enumerate(sizes))
+        shape = tuple(
+            self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
+        )
         for i, n in enumerate(self.shape):
             if n != 1 and shape[lead + i] != n:
                 raise RuntimeError(
                     f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
                     f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
-                    f"{list(sizes)}.  Tensor sizes: {list(self.shape)}")
+                    f"{list(sizes)}.  Tensor sizes: {list(self.shape)}"
+                )
         return self._view(_mv.Expand, shape=shape)
 
     def expand_as(self, other):
@@ -810,8 +863,9 @@ class Tensor:
     def chunk(self, chunks, dim=0):
         d = _dim1(dim, self.ndim)
         step = -(-self.shape[d] // chunks)
-        return tuple(self.narrow(d, s, min(step, self.shape[d] - s))
-                     for s in range(0, self.shape[d], step))
+        return tuple(
+            self.narrow(d, s, min(step, self.shape[d] - s)) for s in range(0, self.shape[d], step)
+        )
 
     def split(self, split_size, dim=0):
         d = _dim1(dim, self.ndim)
@@ -832,12 +886,17 @@ class Tensor:
 
     def __setitem__(self, index, value):
         index = _index(index)
-        if _mode.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        if _mode.enabled and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+        ):
             if self.grad_fn is None and self.requires_grad:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                                   "operation.")
-            raise NotImplementedError("tinygrad_nn does not record __setitem__ in the graph; "
-                                      "use where() or cat() to build the value instead")
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            raise NotImplementedError(
+                "tinygrad_nn does not record __setitem__ in the graph; "
+                "use where() or cat() to build the value instead"
+            )
         self.data[index] = value.data if isinstance(value, Tensor) else value
         _node.bump(self._vc)
 
@@ -847,7 +906,9 @@ class Tensor:
 
     def dot(self, other):
         if self.ndim != 1 or other.ndim != 1:
-            raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
+            raise RuntimeError(
+                f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors"
+            )
         return matmul(self, other)
 
     mm = matmul
@@ -904,9 +965,12 @@ def _tensor_args(*xs):
         ts = [Tensor(x) for x in xs]
         ref = ts[0]
     out = []
-    for x, t in zip(xs, ts):
-        out.append(t if t is not None else Tensor(np.asarray(x, dtype=ref.dtype)
-                                                  if isinstance(x, _Scalar) else x))
+    for x, t in zip(xs, ts, strict=True):
+        out.append(
+            t
+            if t is not None
+            else Tensor(np.asarray(x, dtype=ref.dtype) if isinstance(x, _Scalar) else x)
+        )
     dt = _dt.result_type_all([(t.dtype, t.ndim) for t in out])
     return [t if t.dtype == dt else t.to(dt) for t in out]
 
@@ -914,19 +978,23 @@ def _tensor_args(*xs):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched operands."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"matmul(): argument must be Tensor, not "
-                        f"{type(b if isinstance(a, Tensor) else a).__name__}")
+        raise TypeError(
+            f"matmul(): argument must be Tensor, not "
+            f"{type(b if isinstance(a, Tensor) else a).__name__}"
+        )
     if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                           f"{a.ndim}D and {b.ndim}D")
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
+        )
     ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
         sa = "x".join(map(str, a.shape))
         sb = "x".join(map(str, b.shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
     if a.data.dtype != b.data.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != "
-                           f"{b.dtype}")
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}"
+        )
     return _mm.Matmul.apply(a, b)
 
 
@@ -944,8 +1012,10 @@ def where(condition, input, other) -> Tensor:
     """Elementwise ``input if condition else other``; differentiable in input and other."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {cond.dtype}")
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor "
+            f"with dtype {cond.dtype}"
+        )
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input, other = _tensor_args(input, other)
     elif not isinstance(input, Tensor):
@@ -966,10 +1036,15 @@ def cat(tensors, dim=0) -> Tensor:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = _dim1(dim, nd)
     for i, t in enumerate(tensors):
-        if t.ndim != nd or t.shape[:d] + t.shape[d + 1:] != tensors[0].shape[:d] + tensors[0].shape[d + 1:]:
-            raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected "
-                               f"{list(tensors[0].shape)} but got {list(t.shape)} for tensor "
-                               f"number {i} in the list.")
+        if (
+            t.ndim != nd
+            or t.shape[:d] + t.shape[d + 1 :] != tensors[0].shape[:d] + tensors[0].shape[d + 1 :]
+        ):
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {d}. Expected "
+                f"{list(tensors[0].shape)} but got {list(t.shape)} for tensor "
+                f"number {i} in the list."
+            )
     tensors = _tensor_args(*tensors)
     return _mv.Cat.apply(*tensors, axis=d)
 
@@ -980,9 +1055,11 @@ def stack(tensors, dim=0) -> Tensor:
         raise RuntimeError("stack expects a non-empty TensorList")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                               f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
-                               f"entry {i}")
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got "
+                f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                f"entry {i}"
+            )
     d = _dim1(dim, tensors[0].ndim + 1)
     tensors = _tensor_args(*tensors)
     return _mv.Stack.apply(*tensors, axis=d)

@@ -74,7 +74,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
     grads = {}  # node -> gradient of its output, summed over its consumers so far
     heap = []  # (-seq, node): the newest node first
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
-    for t, g in zip(roots, root_grads):
+    for t, g in zip(roots, root_grads, strict=True):
         node = t.grad_fn
         if node is None:  # a leaf that requires grad
             _add_leaf(leaf_grads, t, g)
@@ -111,7 +111,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
             if check_nan:
                 anomaly.check(node, in_grads)
             exact = node.exact_grads
-            for e, gi, p in zip(node.edges, in_grads, node.parents):
+            for e, gi, p in zip(node.edges, in_grads, node.parents, strict=False):
                 if e is None or gi is None:
                     continue
                 if not exact:  # undo broadcasting, restore the input's dtype
@@ -123,7 +123,12 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
                 if isinstance(e, _Tensor):  # a leaf
                     if capture is not None:
                         _add_leaf(leaf_grads, e, gi)
-                    elif e.grad is None and type(gi) is np.ndarray and gi.base is None and gi is not g:
+                    elif (
+                        e.grad is None
+                        and type(gi) is np.ndarray
+                        and gi.base is None
+                        and gi is not g
+                    ):
                         e.grad = _make(gi, None, False)  # a fresh array: the leaf owns it
                     else:
                         _accumulate(e, gi, create_graph)

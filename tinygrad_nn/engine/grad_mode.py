@@ -57,7 +57,7 @@ class _GradModeContext:
 
 
 class no_grad(_GradModeContext):
-    """Context manager / decorator: ops inside record nothing and their results don't require grad."""
+    """Context manager / decorator: ops inside record nothing; their results don't require grad."""
 
     _target = False
 
@@ -69,7 +69,7 @@ class enable_grad(_GradModeContext):
 
 
 class set_grad_enabled(_GradModeContext):
-    """``set_grad_enabled(mode)``: sets grad mode now (as a function call), or for a ``with`` block."""
+    """``set_grad_enabled(mode)``: set grad mode now (a function call) or for a ``with`` block."""
 
     def __new__(cls, enabled: bool):
         self = object.__new__(cls)

@@ -18,9 +18,11 @@ keeps the op instance as the output's ``grad_fn``: the node of the graph. The no
   in-place change after the forward raises instead of giving a wrong gradient.
 
 ``backward`` is written once for two modes. Normally ``grad`` is a NumPy array and the rule reads
-``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a Tensor, ``self.inputs(grad)``
+``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a Tensor,
+``self.inputs(grad)``
 returns the parent Tensors, and ``xp(grad)`` is a namespace of tracked Tensor functions with
-NumPy's names (``exp``, ``where``, ``broadcast_to``, ...), so the same rule builds a graph of its own
+NumPy's names (``exp``, ``where``, ``broadcast_to``, ...), so the same rule builds a graph of its
+own
 and can be differentiated again. Broadcasting is undone by the engine, not by ops: a rule may
 return a gradient of the broadcast shape.
 """
@@ -114,7 +116,9 @@ class Op:
 
     def saved_vcs(self):
         """Version counters of everything backward reads (saved inputs, and the output)."""
-        vcs = [p._vc for i, p in enumerate(self.parents) if i in self.saves and isinstance(p, Tensor)]
+        vcs = [
+            p._vc for i, p in enumerate(self.parents) if i in self.saves and isinstance(p, Tensor)
+        ]
         if self.saves_out:
             vcs.append(self.out_vc)
         return vcs
@@ -128,7 +132,8 @@ class Op:
                     f"inplace operation: a tensor saved by {self.name()} is at version {vc[0]}, "
                     "changed after the forward pass that saved it. Hint: avoid modifying tensors "
                     "in place (add_, mul_, +=, ...) between the forward pass and backward, or "
-                    "clone them first.")
+                    "clone them first."
+                )
 
     def release(self) -> None:
         """Drop everything saved for backward (the graph is freed after a backward pass)."""

@@ -25,8 +25,11 @@ class SquaredError(Op):
         """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
         d = x - y
         self.d, self.scale, self.axis = d, scale, axis
-        if d.shape != x.shape or d.dtype != x.dtype or (
-                isinstance(y, np.ndarray) and (d.shape != y.shape or d.dtype != y.dtype)):
+        if (
+            d.shape != x.shape
+            or d.dtype != x.dtype
+            or (isinstance(y, np.ndarray) and (d.shape != y.shape or d.dtype != y.dtype))
+        ):
             self.exact_grads = False  # broadcast or promoted: let the engine reduce/cast
         if axis is None:
             return np.array(np.vdot(d, d) * scale, dtype=d.dtype)
@@ -86,7 +89,11 @@ class SoftmaxCrossEntropy(Op):
             d[self.rows, self.t] -= 1.0
         w = self.w
         if self.reduction == "none":
-            scale = g[:, None] * w[:, None] if not isinstance(g, Tensor) else g.unsqueeze(1) * w[:, None]
+            scale = (
+                g[:, None] * w[:, None]
+                if not isinstance(g, Tensor)
+                else g.unsqueeze(1) * w[:, None]
+            )
         else:
             scale = (w / self.denom if self.reduction == "mean" else w)[:, None] * g
         return (d * scale,)

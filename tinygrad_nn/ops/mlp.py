@@ -126,14 +126,18 @@ class MLP(Op):
         wanted = [i for i, need in enumerate(self.needs_input_grad) if need]
         got = grad(a, [self.parents[i] for i in wanted], g, create_graph=True, allow_unused=True)
         grads = [None] * len(self.parents)
-        for i, gi in zip(wanted, got):
+        for i, gi in zip(wanted, got, strict=True):
             grads[i] = gi
         return grads
 
     def name(self) -> str:
         act = self.acts[-1] if self.acts else None
-        return {None: "AddmmBackward0", "sigmoid": "SigmoidBackward0", "relu": "ReluBackward0",
-                "tanh": "TanhBackward0"}[act]
+        return {
+            None: "AddmmBackward0",
+            "sigmoid": "SigmoidBackward0",
+            "relu": "ReluBackward0",
+            "tanh": "TanhBackward0",
+        }[act]
 
 
 from .matmul import Linear  # noqa: E402

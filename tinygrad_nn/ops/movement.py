@@ -67,7 +67,7 @@ class GetItem(Op):
 
 
 class IndexAdd(Op):
-    """zeros(shape) with g added at ``index`` (the backward of GetItem); its backward is g[index]."""
+    """zeros(shape) with g added at ``index`` (GetItem's backward); its backward is g[index]."""
 
     def forward(self, g, index=None, shape=None):
         self.index = index
@@ -103,7 +103,8 @@ class Cat(Op):
     def backward(self, g):
         if isinstance(g, Tensor):
             edges = [0, *self.bounds.tolist(), g.shape[self.axis]]
-            return tuple(g.narrow(self.axis, a, b - a) for a, b in zip(edges[:-1], edges[1:]))
+            spans = zip(edges[:-1], edges[1:], strict=True)
+            return tuple(g.narrow(self.axis, a, b - a) for a, b in spans)
         return tuple(np.split(g, self.bounds, axis=self.axis))
 
 

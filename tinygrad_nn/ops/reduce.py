@@ -62,8 +62,12 @@ class Amax(Op):
     def backward(self, g):
         x = self.arrays[0] if not isinstance(g, Tensor) else self.parents[0].data
         shape = x.shape
-        out = _keep(self.out if not isinstance(g, Tensor) else self.out_data(), shape,
-                    self.axis, self.keepdims)
+        out = _keep(
+            self.out if not isinstance(g, Tensor) else self.out_data(),
+            shape,
+            self.axis,
+            self.keepdims,
+        )
         mask = x == out
         share = mask / np.sum(mask, axis=self.axis, keepdims=True)
         return (_keep(g, shape, self.axis, self.keepdims) * share.astype(x.dtype),)
@@ -89,13 +93,14 @@ class MaxDim(Op):
 
     def backward(self, g):
         onehot = np.arange(self.shape[self.axis]).reshape(
-            (-1,) + (1,) * (len(self.shape) - self.axis - 1)) == np.expand_dims(self.index, self.axis)
+            (-1,) + (1,) * (len(self.shape) - self.axis - 1)
+        ) == np.expand_dims(self.index, self.axis)
         g = g if self.keepdims else xp(g).expand_dims(g, self.axis)
         return (g * onehot,)
 
 
 class LogSumExp(Op):
-    """log Σ exp(x), computed as m + log Σ exp(x − m) with m = max (finite), so it never overflows."""
+    """log Σ exp(x) as m + log Σ exp(x − m) with m = max (finite), so it never overflows."""
 
     saves = (0,)
     saves_out = True
@@ -132,8 +137,11 @@ class Softmax(Op):
     def backward(self, g):
         s = self.out if not isinstance(g, Tensor) else self.parents[0].softmax(self.axis)
         gs = g * s
-        return (gs - s * gs.sum(self.axis, keepdims=True) if not isinstance(g, Tensor)
-                else gs - s * gs.sum(self.axis, keepdim=True),)
+        return (
+            gs - s * gs.sum(self.axis, keepdims=True)
+            if not isinstance(g, Tensor)
+            else gs - s * gs.sum(self.axis, keepdim=True),
+        )
 
 
 class LogSoftmax(Op):
