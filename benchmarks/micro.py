@@ -101,15 +101,26 @@ def fan_out(lib, n: int) -> tuple[float, float]:
 
 
 def import_time(module: str, repeats: int = 5) -> float:
-    """Median seconds to import ``module`` in a fresh interpreter (timed inside it)."""
+    """Median seconds to import ``module`` in a fresh interpreter (timed inside it).
+
+    As on a user's machine, the bytecode cache is on (a first, untimed import writes it, to a
+    temporary PYTHONPYCACHEPREFIX): some environments set PYTHONDONTWRITEBYTECODE, which would
+    make every import recompile the sources and time the compiler instead.
+    """
+    import os
+    import tempfile
+
     code = (f"import time; t = time.perf_counter(); import {module}; "
             "print(time.perf_counter() - t)")
-    ts = []
-    for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
-        ts.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(ts)
+    with tempfile.TemporaryDirectory() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        ts = []
+        for _ in range(repeats + 1):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, env=env)
+            ts.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(ts[1:])
 
 
 def graph_table(libs, fn, sizes, what: str, errors: list[str], check_linear: bool):

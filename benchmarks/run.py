@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="threads for every library (torch and BLAS); default: their defaults")
     p.add_argument("--retries", type=int, default=2,
                    help="re-time a run during which other processes used more than "
-                        f"{DISTURBED:.0%} of the machine, up to this many times")
+                        f"{DISTURBED * 100:.0f}%% of the machine, up to this many times")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be >= 1")

@@ -61,5 +61,16 @@ from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 
 Size = tuple
 __version__ = "0.1.0"
-from . import data, nn, optim, reference  # noqa: E402,F401,I001
-from .serialization import load, save  # noqa: E402,F401
+from . import nn, optim, reference  # noqa: E402,F401,I001
+
+
+def __getattr__(name: str):
+    """``tinygrad_nn.data`` and ``save``/``load`` load on first use (they pull in zipfile, gzip,
+    urllib and friends, which would double ``import tinygrad_nn``'s time)."""
+    import importlib
+
+    if name == "data":
+        return importlib.import_module(".data", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    raise AttributeError(f"module 'tinygrad_nn' has no attribute {name!r}")

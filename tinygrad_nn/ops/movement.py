@@ -119,4 +119,5 @@ class Stack(Op):
         n = g.shape[self.axis]
         if isinstance(g, Tensor):
             return tuple(g.select(self.axis, i) for i in range(n))
-        return tuple(np.take(g, i, axis=self.axis) for i in range(n))
+        lead = (slice(None),) * self.axis  # views of g: np.take would copy all of g n times
+        return tuple(g[(*lead, i)] for i in range(n))
