@@ -921,6 +921,24 @@ class Tensor:
         self.grad = None
 
 
+def reset_grads(params, set_to_none: bool = True) -> None:
+    """``zero_grad`` of modules and optimizers: each ``p.grad`` to None, or to zeros in place
+    (then detached from any graph, as PyTorch)."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad = False
+            g.data.fill(0)
+            g._bump_version()
+
+
 def _overwrite(t: Tensor, src: Tensor) -> Tensor:
     """The value of ``t`` after ``t.copy_(src)``: src broadcast to t's shape and cast to t's dtype
     (differentiable in src; t's old value gets no gradient, and inf/NaN in it don't leak)."""

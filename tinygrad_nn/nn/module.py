@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
-from ..tensor import Tensor
+from ..tensor import Tensor, reset_grads
 from .parameter import Parameter
 
 
@@ -348,19 +348,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None (default), or to zeros in place."""
-        for p in self.parameters():
-            g = p.grad
-            if g is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad = False
-                g.data.fill(0)
-                g._bump_version()
+        reset_grads(self.parameters(), set_to_none)
 
     # -- dtype conversion ----------------------------------------------------------------------
     def _apply_dtype(self, dtype: np.dtype) -> Module:

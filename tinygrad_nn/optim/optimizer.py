@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.grad_mode import enable_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, reset_grads
 
 
 class _Required:
@@ -120,19 +120,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad = False
-                    g.data.fill(0)
-                    g._bump_version()
+            reset_grads(group["params"], set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
