@@ -194,6 +194,12 @@ def plot_curve(path: str, accuracy: Sequence[float], cost: Sequence[float], titl
     ax_cost.set(xlabel="epoch", ylabel="mean mini-batch cost", title="Training cost")
     ax_cost.grid(alpha=0.3)
     fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str) -> None:
+    """Write the matplotlib ``fig`` to the PNG ``path`` atomically: to a temporary file in the
+    same directory, then renamed with ``os.replace`` (the temporary file is removed on error)."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}.png")
     try:

@@ -26,45 +26,34 @@ CPU time) sharpens the picture.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 # To run on PyTorch, change the first three imports to: `import torch as tg`,
-# `from torch import nn, optim`, `from torch.utils.data import DataLoader, TensorDataset`.
+# `from torch import nn, optim`, `from torch.utils.data import DataLoader, TensorDataset`,
+# and do the same in mnist.py (the model and the cost come from there).
 # (The MNIST loaders return NumPy arrays, which both libraries take.)
 import tinygrad_nn as tg
 from tinygrad_nn import nn, optim
 from tinygrad_nn.data import DataLoader, TensorDataset
 from tinygrad_nn.data.mnist import load_mnist_sample
 
-N_INPUTS, N_CLASSES = 28 * 28, 10
-
-
-def build_model(sizes: Sequence[int], init: str) -> nn.Module:
-    """Linear + Sigmoid for every layer of ``sizes``; ``init="book"`` redraws all weights and
-    biases from N(0, 1), ``"pytorch"`` keeps ``nn.Linear``'s default."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.Sigmoid()]
-    model = nn.Sequential(*layers)
-    if init == "book":
-        with tg.no_grad():
-            for p in model.parameters():
-                nn.init.normal_(p)
-    return model
-
-
-def quadratic_cost() -> Any:
-    """The book's C = 1/(2n) Σ_x ||y(x) − a(x)||² (``nn.QuadraticCost``; made from ``MSELoss``
-    on PyTorch, which has no such module)."""
-    if hasattr(nn, "QuadraticCost"):
-        return nn.QuadraticCost()
-    squared_error = nn.MSELoss(reduction="sum")
-    return lambda a, y: 0.5 * squared_error(a, y) / a.shape[0]
+# The model, the cost, the argument types and the PNG writer are mnist.py's: make its directory
+# importable also when this file is loaded by path (e.g. by the tests), not run as a script.
+_EXAMPLES = os.path.dirname(os.path.abspath(__file__))
+if _EXAMPLES not in sys.path:
+    sys.path.insert(0, _EXAMPLES)
+from mnist import (  # noqa: E402
+    N_CLASSES,
+    N_INPUTS,
+    _positive_float,
+    _positive_int,
+    build_model,
+    quadratic_cost,
+    save_figure,
+)
 
 
 def train_and_test(data: tuple, sizes: Sequence[int], batch_size: int, lr: float, epochs: int,
@@ -73,7 +62,7 @@ def train_and_test(data: tuple, sizes: Sequence[int], batch_size: int, lr: float
     epochs; return its accuracy on the test set (fraction in [0, 1])."""
     x_train, y_train, x_test, y_test = data
     tg.manual_seed(seed)
-    model = build_model(sizes, init)
+    model = build_model(sizes, "quadratic", init)
     criterion = quadratic_cost()
     optimizer = optim.SGD(model.parameters(), lr=lr)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True)
@@ -121,34 +110,7 @@ def plot_heatmap(path: str, batch_sizes: Sequence[int], lrs: Sequence[float],
     ax.set_yticks(range(len(batch_sizes)), [str(m) for m in batch_sizes])
     ax.set(xlabel="learning rate η", ylabel="mini-batch size m", title=title)
     fig.colorbar(image, ax=ax, label="test accuracy (%)")
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}.png")
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+    save_figure(fig, path)
 
 
 def make_parser() -> argparse.ArgumentParser:
