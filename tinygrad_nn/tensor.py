@@ -21,6 +21,7 @@ from . import dtypes as _dt
 from .engine import backward as _engine
 from .engine import node as _node
 from .engine.grad_mode import mode as _mode
+from .engine.grad_mode import no_grad
 from .engine.node import clock as _clock
 
 _Scalar = (builtins.int, builtins.float, builtins.bool, np.number, np.bool_)
@@ -332,7 +333,7 @@ class Tensor:
             old = Tensor._make(self.data.copy(), self.grad_fn, self.requires_grad)
             res = op(old, *args, **kw)
         else:
-            with _no_grad():
+            with no_grad():
                 res = op(self, *args, **kw)
         if res.shape != self.shape:
             raise RuntimeError(
@@ -917,8 +918,6 @@ class Tensor:
 
     mm = matmul
 
-    def zero_grad_(self):  # pragma: no cover
-        self.grad = None
 
 
 def reset_grads(params, set_to_none: bool = True) -> None:
@@ -968,15 +967,6 @@ def _index1(i):
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         return arr
     return i
-
-
-class _no_grad:
-    def __enter__(self):
-        self.prev = _mode.enabled
-        _mode.enabled = False
-
-    def __exit__(self, *exc):
-        _mode.enabled = self.prev
 
 
 def _tensor_args(*xs):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from ..engine import backward as _engine
@@ -95,7 +93,3 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             g = np.array(g, dtype=t.data.dtype)  # own copy, input's shape already
             result.append(Tensor._make(g, None, False))
     return tuple(result)
-
-
-def _sequence(x) -> Sequence:
-    return (x,) if isinstance(x, Tensor) else tuple(x)
