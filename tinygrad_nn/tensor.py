@@ -399,25 +399,8 @@ class Tensor:
     # -- dtype ---------------------------------------------------------------------------------
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)`` / ``to('cpu')`` / ``to('cpu', dtype)``: differentiable cast."""
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("copy", None)
-        kwargs.pop("non_blocking", None)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, str) or a is None:
-                device = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        if device not in (None, "cpu"):
-            raise RuntimeError(f"tinygrad_nn only has the 'cpu' device, got {device!r}")
-        if dtype is None:
-            return self
-        dtype = _dt.to_dtype(dtype)
-        if dtype == self.data.dtype:
+        dtype = parse_to_args(args, kwargs)
+        if dtype is None or dtype == self.data.dtype:
             return self
         if dtype.kind not in "fc":  # integer/bool results are not differentiable
             return Tensor._make(self.data.astype(dtype), None, False)
@@ -918,6 +901,31 @@ class Tensor:
 
     mm = matmul
 
+
+
+def parse_to_args(args: tuple, kwargs: dict):
+    """The dtype asked for by ``to(...)`` of a Tensor or Module (or None): ``to(dtype)``,
+    ``to('cpu')``, ``to('cpu', dtype)``, ``to(tensor)``, ``to(dtype=..., device=...)``; a device
+    other than 'cpu' raises."""
+    kwargs = dict(kwargs)
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    for ignored in ("copy", "non_blocking", "memory_format"):
+        kwargs.pop(ignored, None)
+    if kwargs:
+        raise TypeError(f"to() received invalid keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, str) or a is None:
+            device = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, builtins.bool):
+            continue  # non_blocking given positionally
+        else:
+            dtype = a
+    if device not in (None, "cpu"):
+        raise RuntimeError(f"tinygrad_nn only has the 'cpu' device, got {device!r}")
+    return None if dtype is None else _dt.to_dtype(dtype)
 
 
 def reset_grads(params, set_to_none: bool = True) -> None:

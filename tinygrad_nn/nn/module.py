@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes as _dt
-from ..tensor import Tensor, reset_grads
+from ..tensor import Tensor, parse_to_args, reset_grads
 from .parameter import Parameter
 
 
@@ -382,26 +381,9 @@ class Module:
 
         Only floating-point parameters and buffers are cast; ``dtype`` must be floating point.
         """
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() received invalid keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, str) or a is None:
-                device = a
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, bool):
-                continue  # non_blocking given positionally
-            else:
-                dtype = a
-        if device not in (None, "cpu"):
-            raise RuntimeError(f"tinygrad_nn only has the 'cpu' device, got {device!r}")
+        dtype = parse_to_args(args, kwargs)
         if dtype is None:
             return self
-        dtype = _dt.to_dtype(dtype)
         if dtype.kind not in "fc":
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but got "
                             f"desired dtype={dtype}")
