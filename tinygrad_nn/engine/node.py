@@ -17,14 +17,13 @@ keeps the op instance as the output's ``grad_fn``: the node of the graph. The no
   (``saves``: their input indices; ``saves_out``: it reads its own output ``self.out``), so an
   in-place change after the forward raises instead of giving a wrong gradient.
 
-``backward`` is written once for two modes. Normally ``grad`` is a NumPy array and the rule reads
-``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a Tensor,
-``self.inputs(grad)``
-returns the parent Tensors, and ``xp(grad)`` is a namespace of tracked Tensor functions with
-NumPy's names (``exp``, ``where``, ``broadcast_to``, ...), so the same rule builds a graph of its
-own
-and can be differentiated again. Broadcasting is undone by the engine, not by ops: a rule may
-return a gradient of the broadcast shape.
+``backward`` is written once for two modes. Normally ``grad`` is a NumPy array and the rule
+reads ``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a Tensor,
+``self.inputs(grad)`` returns the parent Tensors, and ``xp(grad)`` is a namespace of tracked
+Tensor functions with NumPy's names (``exp``, ``where``, ``broadcast_to``, ...), so the same rule
+builds a graph of its own and can be differentiated again. Broadcasting is undone by the engine,
+not by ops: a rule may return a gradient of the broadcast shape (unless the op declares
+``exact_grads``, which lets the engine skip the shape and dtype checks on the hot path).
 """
 
 from __future__ import annotations
