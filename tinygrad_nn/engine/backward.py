@@ -72,7 +72,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
     accumulate into ``.grad``.
     """
     grads = {}  # node -> gradient of its output, summed over its consumers so far
-    heap = []  # (-seq, node): the newest node first
+    heap = []  # nodes, the newest first (Op.__lt__ compares creation numbers in reverse)
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
     for t, g in zip(roots, root_grads, strict=True):
         node = t.grad_fn
@@ -82,7 +82,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
             grads[node] = grads[node] + g
         else:
             grads[node] = g
-            heap.append((-node.seq, node))
+            heap.append(node)
     if len(heap) > 1:
         heapify(heap)
     captured = None  # node -> index into capture
@@ -97,7 +97,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
     mode.enabled = create_graph
     try:
         while heap:
-            node = heappop(heap)[1]
+            node = heappop(heap)
             g = grads.pop(node)
             if node.freed:
                 raise RuntimeError(FREED)
@@ -136,7 +136,7 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
                     grads[e] = grads[e] + gi
                 else:
                     grads[e] = gi
-                    heappush(heap, (-e.seq, e))
+                    heappush(heap, e)
             if not retain_graph:
                 node.release()
     finally:

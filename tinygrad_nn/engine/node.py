@@ -101,6 +101,10 @@ class Op:
         return self.parents if isinstance(grad, Tensor) else self.arrays
 
     # -- used by the engine -----------------------------------------------------------------
+    def __lt__(self, other: Op) -> bool:
+        """Heap order of the backward pass: the node created last comes first."""
+        return self.seq > other.seq
+
     def name(self) -> str:
         """PyTorch's name for this node, e.g. ``MulBackward0``."""
         return type(self).__name__ + "Backward0"
