@@ -454,6 +454,8 @@ class Tensor:
                 y = other if b.dtype == dt else other.to(dt)
                 return cls.apply(y, x) if reflected else cls.apply(x, y)
         elif isinstance(other, _Scalar):
+            if isinstance(other, np.generic):  # a NumPy scalar is weak like a Python one (torch)
+                other = other.item()
             if a.dtype.kind != "f":
                 dt = _dt.scalar_result_type(a.dtype, other)
                 if dt != a.dtype:
@@ -801,7 +803,7 @@ class Tensor:
         return self._view(_mv.Permute, dims=norm)
 
     def transpose(self, dim0, dim1):
-        if self.ndim < 2 and self.ndim == 0:
+        if self.ndim == 0:
             return self
         perm = list(range(self.ndim))
         a, b = _dim1(dim0, self.ndim), _dim1(dim1, self.ndim)
