@@ -197,3 +197,13 @@ def test_promotion_matches_torch():
             if str(want) != f"torch.{got}":
                 mismatches.append(("mul scalar", a, s, got, want))
     assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("scalar", [np.float64(2.5), np.float32(2.5), np.int64(3), np.int32(3)])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_numpy_scalars_are_weak_like_python_scalars(scalar, dtype):
+    """PyTorch treats a NumPy scalar as a Python number: it does not widen a float tensor."""
+    t = tg.ones(3, dtype=dtype)
+    for out in (t * scalar, scalar * t, t + scalar, t - scalar, t / scalar):
+        assert out.dtype == dtype
+    assert (tg.ones(3, dtype=tg.int64) * np.float64(2.5)).dtype == tg.get_default_dtype()
