@@ -26,7 +26,11 @@ from .engine.node import clock as _clock
 
 _Scalar = (builtins.int, builtins.float, builtins.bool, np.number, np.bool_)
 _ARRAY = np.ndarray
-minmax = namedtuple("minmax", ["values", "indices"])
+# the (values, indices) results of max(dim) / min(dim), named as PyTorch's torch.return_types
+_return_types = {
+    True: namedtuple("max", ["values", "indices"], module="tinygrad_nn.return_types"),
+    False: namedtuple("min", ["values", "indices"], module="tinygrad_nn.return_types"),
+}
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -718,11 +722,12 @@ class Tensor:
     def _maxdim(self, dim, keepdim, largest):
         d = _dim1(dim, self.ndim)
         if self.ndim == 0:
-            return minmax(self.clone(), Tensor._make(np.asarray(0, np.int64), None, False))
+            idx = Tensor._make(np.asarray(0, np.int64), None, False)
+            return _return_types[largest](self.clone(), idx)
         values = _red.MaxDim.apply(self, axis=d, keepdims=keepdim, largest=largest)
         fn = np.argmax if largest else np.argmin
         idx = fn(self.data, axis=d, keepdims=keepdim).astype(np.int64)
-        return minmax(values, Tensor._make(idx, None, False))
+        return _return_types[largest](values, Tensor._make(idx, None, False))
 
     def logsumexp(self, dim, keepdim=False):
         return _red.LogSumExp.apply(self._float(), axis=_axes(dim, self.ndim), keepdims=keepdim)
