@@ -284,12 +284,8 @@ class Tensor:
         self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None
     ) -> None:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
-        if gradient is None and inputs is None and not create_graph and self.grad_fn is not None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    "grad can be implicitly created only for scalar outputs "
-                    f"(got an output of shape {list(self.shape)}; pass gradient=)"
-                )
+        if (gradient is None and inputs is None and not create_graph
+                and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
             _engine.run(
                 (self,),
                 (_engine.one(self.data.dtype),),

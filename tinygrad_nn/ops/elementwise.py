@@ -153,27 +153,43 @@ class Abs(Op):
         return (g * xp(g).sign(x),)
 
 
+def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def sigmoid_grad(g: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """g ⊙ σ'(x) from s = σ(x): σ' = s (1 − s). A fresh array."""
+    d = 1.0 - s
+    d *= s
+    d *= g
+    return d
+
+
+def tanh_grad(g: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """g ⊙ tanh'(x) from t = tanh(x): tanh' = 1 − t². A fresh array."""
+    d = 1.0 - t * t
+    d *= g  # (rebinds when 0-d: NumPy gives scalars there)
+    return d
+
+
 class Sigmoid(Op):
-    """σ(x) = ½ tanh(x/2) + ½: overflow-free for any x; σ' = σ (1 − σ)."""
+    """σ(x) = ½ tanh(x/2) + ½ (``sigmoid_into``); σ' = σ (1 − σ)."""
 
     saves_out = True
 
     def forward(self, x):
-        s = np.multiply(x, 0.5, out=np.empty_like(x))  # out=: an array even for 0-d x
-        np.tanh(s, out=s)
-        s *= 0.5
-        s += 0.5
-        return s
+        return sigmoid_into(x, np.empty_like(x))  # an array even for 0-d x
 
     def backward(self, g):
         if isinstance(g, Tensor):
             s = self.parents[0].sigmoid()
             return (g * s * (1 - s),)
-        s = self.out
-        d = 1.0 - s
-        d *= s
-        d *= g
-        return (d,)
+        return (sigmoid_grad(g, self.out),)
 
 
 class Tanh(Op):
@@ -183,8 +199,10 @@ class Tanh(Op):
         return np.tanh(x)
 
     def backward(self, g):
-        t = self.out if not isinstance(g, Tensor) else self.parents[0].tanh()
-        return (g * (1 - t * t),)
+        if isinstance(g, Tensor):
+            t = self.parents[0].tanh()
+            return (g * (1 - t * t),)
+        return (tanh_grad(g, self.out),)
 
 
 class Relu(Op):

@@ -21,15 +21,13 @@ import numpy as np
 
 from ..engine.node import Op
 from ..tensor import Tensor
+from .elementwise import sigmoid_grad, sigmoid_into, tanh_grad
 
 
 def _activate(z: np.ndarray, act: str | None) -> np.ndarray:
     """act(z) in place (z is freshly allocated by the layer's matmul)."""
-    if act == "sigmoid":  # σ(z) = ½ tanh(z/2) + ½: no overflow for any z
-        z *= 0.5
-        np.tanh(z, out=z)
-        z *= 0.5
-        z += 0.5
+    if act == "sigmoid":
+        sigmoid_into(z, z)
     elif act == "relu":
         np.maximum(z, 0, out=z)
     elif act == "tanh":
@@ -38,19 +36,13 @@ def _activate(z: np.ndarray, act: str | None) -> np.ndarray:
 
 
 def _delta(g: np.ndarray, a: np.ndarray, act: str | None) -> np.ndarray:
-    """δ = g ⊙ act'(z), from a = act(z); a fresh array."""
+    """δ = g ⊙ act'(z), from a = act(z); a fresh array (or g itself, without activation)."""
     if act == "sigmoid":
-        d = 1.0 - a
-        d *= a
-        d *= g
-        return d
+        return sigmoid_grad(g, a)
     if act == "relu":
         return g * (a > 0)
     if act == "tanh":
-        d = a * a
-        np.subtract(1.0, d, out=d)
-        d *= g
-        return d
+        return tanh_grad(g, a)
     return g
 
 
