@@ -1,4 +1,5 @@
-"""Where the time of one book training step goes (batch 10, float32), for tinygrad_nn and torch.
+"""Where the time of one training step goes (float32), for tinygrad_nn and torch: the book's
+network (batch 10, the default) or the wide one (``--workload wide``, batch 256).
 
 1. Phases: the step ``from_numpy -> zero_grad -> forward -> loss -> backward -> step`` timed
    phase by phase with perf_counter over many steps, in µs per step, next to the hand-written
@@ -8,7 +9,7 @@
    that cProfile does not record separately, so their time shows up as the own time of the
    Python function that called them.
 
-    python benchmarks/profile_step.py [--steps 3000] [--smoke]
+    python benchmarks/profile_step.py [--workload book|wide] [--steps N] [--threads 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,14 +28,24 @@ import numpy as np
 PHASES = ["from_numpy", "zero_grad", "forward", "loss", "backward", "step"]
 
 
-def phase_times(lib, x: np.ndarray, y: np.ndarray, steps: int) -> dict[str, float]:
-    """Mean µs per step of each phase of the book step (after 50 warm-up steps)."""
+BATCH = {"book": 10, "wide": 256}
+LR = {"book": 3.0, "wide": 0.1}
+
+
+def build(lib, workload: str):
+    return (frameworks.build_book if workload == "book" else frameworks.build_wide)(lib, "float32")
+
+
+def phase_times(lib, workload: str, x: np.ndarray, y: np.ndarray,
+                steps: int) -> dict[str, float]:
+    """Mean µs per step of each phase of the workload's step (after a few warm-up steps)."""
     lib.manual_seed(0)
-    model, loss_fn, opt = frameworks.build_book(lib, "float32")
+    model, loss_fn, opt = build(lib, workload)
     acc = dict.fromkeys(PHASES, 0.0)
     pc = time.perf_counter
-    bs = 10
-    for k in range(steps + 50):
+    bs = BATCH[workload]
+    warm = 50 if workload == "book" else 3
+    for k in range(steps + warm):
         i = (k * bs) % (len(x) - bs)
         t0 = pc()
         xb = lib.from_numpy(x[i:i + bs])
@@ -50,30 +61,39 @@ def phase_times(lib, x: np.ndarray, y: np.ndarray, steps: int) -> dict[str, floa
         t5 = pc()
         opt.step()
         t6 = pc()
-        if k >= 50:
+        if k >= warm:
             for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5),
                                 strict=True):
                 acc[name] += dt
     return {k: v / steps * 1e6 for k, v in acc.items()}
 
 
-def numpy_step_us(x: np.ndarray, y: np.ndarray, steps: int) -> float:
-    params = handwritten.init_book(np.random.default_rng(0), [784, 30, 10], np.float32)
-    n = steps * 10
-    handwritten.book_epoch(params, x[:500], y[:500], 3.0, 10)
-    best = min(common.timeit(lambda: handwritten.book_epoch(params, x[:n], y[:n], 3.0, 10))[0]
+def numpy_step_us(workload: str, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+    """Best of 3 runs of the hand-written NumPy step, µs per step."""
+    rng = np.random.default_rng(0)
+    bs = BATCH[workload]
+    if workload == "book":
+        params = handwritten.init_book(rng, [784, 30, 10], np.float32)
+        epoch = handwritten.book_epoch
+    else:
+        params = handwritten.init_default(rng, [784, 512, 512, 10], np.float32)
+        epoch = handwritten.wide_epoch
+    n = steps * bs
+    epoch(params, x[:bs * 3], y[:bs * 3], LR[workload], bs)
+    best = min(common.timeit(lambda: epoch(params, x[:n], y[:n], LR[workload], bs))[0]
                for _ in range(3))
     return best / steps * 1e6
 
 
-def profile_tinygrad(lib, x, y, steps: int, top: int) -> list[list[str]]:
+def profile_tinygrad(lib, workload: str, x, y, steps: int, top: int) -> list[list[str]]:
     lib.manual_seed(0)
-    model, loss_fn, opt = frameworks.build_book(lib, "float32")
-    frameworks.train_epoch(lib, model, loss_fn, opt, x[:500], y[:500], 10)   # warm up
+    model, loss_fn, opt = build(lib, workload)
+    bs = BATCH[workload]
+    frameworks.train_epoch(lib, model, loss_fn, opt, x[:bs * 5], y[:bs * 5], bs)   # warm up
     prof = cProfile.Profile()
-    n = steps * 10
+    n = steps * bs
     prof.enable()
-    frameworks.train_epoch(lib, model, loss_fn, opt, x[:n], y[:n], 10)
+    frameworks.train_epoch(lib, model, loss_fn, opt, x[:n], y[:n], bs)
     prof.disable()
     stats = pstats.Stats(prof)
     rows = []
@@ -90,15 +110,18 @@ def profile_tinygrad(lib, x, y, steps: int, top: int) -> list[list[str]]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="where the time of a book step goes")
-    p.add_argument("--steps", type=int, default=3000)
+    p = argparse.ArgumentParser(description="where the time of a training step goes")
+    p.add_argument("--workload", choices=["book", "wide"], default="book")
+    p.add_argument("--steps", type=int, default=None,
+                   help="timed steps (default: 3000 for book, 60 for wide)")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every library (torch and BLAS); default: their defaults")
     args = p.parse_args(argv)
-    steps = 30 if args.smoke else args.steps
+    wl = args.workload
+    steps = 3 if args.smoke else args.steps or (3000 if wl == "book" else 60)
     torch = None if args.no_torch else common.try_import_torch()
     if args.threads:
         common.limit_threads(args.threads)
@@ -106,15 +129,16 @@ def main(argv=None) -> int:
     import tinygrad_nn.nn
     import tinygrad_nn.optim  # noqa: F401
 
-    print("# profile of a book training step (batch 10, float32)")
+    print(f"# profile of a {wl} training step (batch {BATCH[wl]}, float32)")
     for line in common.machine_report():
         print(line)
-    data = common.load_data(limit=max(1000, steps * 10 + 600))
-    x, y, _ = common.shuffled(data, 0, np.dtype(np.float32))
+    data = common.load_data(limit=max(1000, (steps + 60) * BATCH[wl]))
+    x, y1h, labels = common.shuffled(data, 0, np.dtype(np.float32))
+    y = y1h if wl == "book" else labels
     monitor = common.OtherCpu()
     libs = [("tinygrad_nn", tinygrad_nn)] + ([("PyTorch eager", torch)] if torch else [])
-    measured = {name: phase_times(lib, x, y, steps) for name, lib in libs}
-    floor = numpy_step_us(x, y, steps)
+    measured = {name: phase_times(lib, wl, x, y, steps) for name, lib in libs}
+    floor = numpy_step_us(wl, x, y, steps)
     header = ["phase"] + [f"{name} µs/step" for name, _ in libs]
     rows = [[ph] + [f"{measured[name][ph]:.1f}" for name, _ in libs] for ph in PHASES]
     rows.append(["total"] + [f"{sum(measured[name].values()):.1f}" for name, _ in libs])
@@ -123,7 +147,7 @@ def main(argv=None) -> int:
     print(f"\nduring these timings, {monitor.report()}")
     print(f"\n## cProfile of tinygrad_nn, {steps:,} steps: top {args.top} by own time\n")
     print(common.markdown_table(["function", "calls/step", "own µs/step", "cumulative µs/step"],
-                                profile_tinygrad(tinygrad_nn, x, y, steps, args.top)))
+                                profile_tinygrad(tinygrad_nn, wl, x, y, steps, args.top)))
     return 0
 
 

@@ -108,3 +108,10 @@ def test_profile_step_smoke():
     assert_finite_rows(out, "total", 1, 1)
     assert_finite_rows(out, "forward", 1, 1)
     assert_finite_rows(out, "backward", 1, 1)
+
+
+def test_profile_step_wide_smoke():
+    out = run_script("profile_step.py", "--no-torch", "--workload", "wide")
+    assert "wide training step (batch 256" in out
+    assert_finite_rows(out, "total", 1, 1)
+    assert_finite_rows(out, "step", 1, 1)

@@ -107,13 +107,14 @@ class Tensor:
     keeps its dtype. Only floating tensors can require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_vc", "__weakref__")
+    # ``_grad``: None, a Tensor, or a bare ndarray that the engine stored (see ``grad``)
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_vc", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         arr = _as_array(data, dtype)
         self.data = arr
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._vc = [0, 0]
         self.requires_grad = False
@@ -125,13 +126,36 @@ class Tensor:
         """Wrap an op's result (no copy, no checks): the engine's fast constructor."""
         t = object.__new__(Tensor)
         t.data = data if type(data) is _ARRAY else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t.requires_grad = requires_grad
         t._vc = [0, 0]
         return t
 
     # -- attributes ----------------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward (a Tensor of this tensor's shape), or None.
+
+        backward stores a fresh gradient as a bare array, wrapped into its Tensor here on first
+        access: a training loop whose optimizer reads the arrays directly makes no Tensor for it.
+        """
+        g = self._grad
+        if type(g) is _ARRAY:
+            g = self._grad = Tensor._make(g, None, False)
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: expected "
+                                   f"{self.data.shape}, got {value.data.shape}")
+        self._grad = value
+
     @property
     def shape(self) -> tuple:
         return self.data.shape
@@ -286,12 +310,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if (gradient is None and inputs is None and not create_graph
                 and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
-            _engine.run(
-                (self,),
-                (_engine.one(self.data.dtype),),
-                retain_graph=builtins.bool(retain_graph),
-                create_graph=False,
-            )
+            one = _engine.one(self.data.dtype)
+            _engine.run((self,), (one,), builtins.bool(retain_graph), False)
             return
         from .autograd.functional import backward as _backward
 
@@ -935,12 +955,12 @@ def reset_grads(params, set_to_none: bool = True) -> None:
     """``zero_grad`` of modules and optimizers: each ``p.grad`` to None, or to zeros in place
     (then detached from any graph, as PyTorch)."""
     for p in params:
-        g = p.grad
-        if g is None:
+        if p._grad is None:
             continue
         if set_to_none:
-            p.grad = None
+            p._grad = None
         else:
+            g = p.grad
             if g.grad_fn is not None:
                 g.detach_()
             else:

@@ -64,7 +64,7 @@ def sum_to(g, shape):
     return g.reshape(shape)
 
 
-def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=None):
+def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None):
     """Backpropagate ``root_grads`` (arrays, or Tensors under create_graph) from ``roots``.
 
     With ``capture`` (a sequence of Tensors, for ``autograd.grad``) the gradients of those tensors
@@ -74,17 +74,24 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
     grads = {}  # node -> gradient of its output, summed over its consumers so far
     heap = []  # nodes, the newest first (Op.__lt__ compares creation numbers in reverse)
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
-    for t, g in zip(roots, root_grads, strict=True):
-        node = t.grad_fn
-        if node is None:  # a leaf that requires grad
-            _add_leaf(leaf_grads, t, g)
-        elif node in grads:
-            grads[node] = grads[node] + g
-        else:
-            grads[node] = g
-            heap.append(node)
-    if len(heap) > 1:
+    # ``node``/``g``: the node processed next. A node whose consumers have all been processed
+    # and that is the only one pending is taken next directly (no heap and dict round trip):
+    # every node not yet processed is then one of its inputs, so none can still add to g.
+    if len(roots) == 1 and roots[0].grad_fn is not None:  # loss.backward()
+        node, g = roots[0].grad_fn, root_grads[0]
+    else:
+        for t, g in zip(roots, root_grads, strict=True):
+            node = t.grad_fn
+            if node is None:  # a leaf that requires grad
+                _add_leaf(leaf_grads, t, g)
+            elif node in grads:
+                grads[node] = grads[node] + g
+            else:
+                grads[node] = g
+                heap.append(node)
         heapify(heap)
+        node = heappop(heap) if heap else None
+        g = grads.pop(node) if node is not None else None
     captured = None  # node -> index into capture
     if capture is not None:
         captured = {}
@@ -93,12 +100,11 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
                 captured[t.grad_fn] = k
         results = [None] * len(capture)
     check_nan = anomaly.enabled
+    np_mode = not create_graph  # gradients are arrays (else Tensors with a graph of their own)
     prev_mode = mode.enabled
     mode.enabled = create_graph
     try:
-        while heap:
-            node = heappop(heap)
-            g = grads.pop(node)
+        while node is not None:
             if node.freed:
                 raise RuntimeError(FREED)
             if node._retained is not None and capture is None:
@@ -110,35 +116,44 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
             in_grads = node.backward(g)
             if check_nan:
                 anomaly.check(node, in_grads)
-            exact = node.exact_grads
-            for e, gi, p in zip(node.edges, in_grads, node.parents, strict=False):
+            if not node.exact_grads:  # undo broadcasting, restore the inputs' dtypes
+                in_grads = _fit(node, in_grads, create_graph)
+            fresh = np_mode and node.fresh_grads
+            nxt = nxt_g = None
+            for e, gi in zip(node.edges, in_grads, strict=False):
                 if e is None or gi is None:
                     continue
-                if not exact:  # undo broadcasting, restore the input's dtype
-                    pdata = p.data
-                    if gi.shape != pdata.shape:
-                        gi = sum_to(gi, pdata.shape)
-                    if gi.dtype is not pdata.dtype and gi.dtype != pdata.dtype:
-                        gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
                 if isinstance(e, _Tensor):  # a leaf
                     if capture is not None:
                         _add_leaf(leaf_grads, e, gi)
-                    elif (
-                        e.grad is None
-                        and type(gi) is np.ndarray
-                        and gi.base is None
-                        and gi is not g
-                    ):
-                        e.grad = _make(gi, None, False)  # a fresh array: the leaf owns it
+                    elif e._grad is None and (
+                        fresh or (type(gi) is np.ndarray and gi.base is None and gi is not g)
+                    ):  # a fresh array: the leaf owns it (wrapped when ``.grad`` is read)
+                        e._grad = gi
                     else:
                         _accumulate(e, gi, create_graph)
+                elif e is nxt:
+                    nxt_g = nxt_g + gi
                 elif e in grads:
                     grads[e] = grads[e] + gi
+                elif nxt is None:
+                    nxt, nxt_g = e, gi
                 else:
                     grads[e] = gi
                     heappush(heap, e)
             if not retain_graph:
                 node.release()
+            if nxt is not None and heap:  # other nodes are pending: the heap orders them
+                grads[nxt] = nxt_g
+                heappush(heap, nxt)
+                nxt = None
+            if nxt is not None:
+                node, g = nxt, nxt_g
+            elif heap:
+                node = heappop(heap)
+                g = grads.pop(node)
+            else:
+                node = None
     finally:
         mode.enabled = prev_mode
     if capture is not None:
@@ -149,6 +164,20 @@ def run(roots, root_grads, *, retain_graph: bool, create_graph: bool, capture=No
         return results
     for leaf, g in leaf_grads.values():  # roots that are leaves themselves
         _accumulate(leaf, g if create_graph else np.array(g, copy=True), create_graph)
+
+
+def _fit(node, in_grads, create_graph):
+    """Each input's gradient reduced to the input's shape (``sum_to``) and cast to its dtype."""
+    out = []
+    for e, gi, p in zip(node.edges, in_grads, node.parents, strict=False):
+        if e is not None and gi is not None:
+            pdata = p.data
+            if gi.shape != pdata.shape:
+                gi = sum_to(gi, pdata.shape)
+            if gi.dtype is not pdata.dtype and gi.dtype != pdata.dtype:
+                gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
+        out.append(gi)
+    return out
 
 
 def _add_leaf(store, leaf, g):

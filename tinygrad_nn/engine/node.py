@@ -23,7 +23,8 @@ reads ``self.arrays`` / ``self.out``. Under ``create_graph=True`` ``grad`` is a 
 Tensor functions with NumPy's names (``exp``, ``where``, ``broadcast_to``, ...), so the same rule
 builds a graph of its own and can be differentiated again. Broadcasting is undone by the engine,
 not by ops: a rule may return a gradient of the broadcast shape (unless the op declares
-``exact_grads``, which lets the engine skip the shape and dtype checks on the hot path).
+``exact_grads``, which lets the engine skip the shape and dtype checks on the hot path, and
+``fresh_grads``: every gradient is a new array of its own, which a leaf may keep as is).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Op:
     saves: tuple[int, ...] = ()  # indices of inputs whose values backward reads
     saves_out: bool = False  # backward reads self.out (the forward's result)
     exact_grads: bool = False  # backward's gradients already have the inputs' shapes and dtypes
+    fresh_grads: bool = False  # NumPy-mode gradients are new arrays (not g, no views, unshared)
     _trace: list | None = None  # forward traceback, recorded under detect_anomaly
     _retained = None  # weakref to the output Tensor that called retain_grad()
 
@@ -85,14 +87,20 @@ class Op:
         node.parents = inputs
         node.arrays = arrays
         node.edges = edges
-        node.seq = next(_seq)
-        node.epoch = clock[0]
-        result = _make(out, node, True)
-        if node.saves_out:
-            node.out = result.data
-            node.out_vc = result._vc
+        return node._result(out)
+
+    def _result(self, out: np.ndarray) -> Tensor:
+        """The result Tensor of this node, once ``parents``, ``arrays``, ``edges`` and
+        ``needs_input_grad`` are set: number the node, stamp the clock, keep ``out`` if backward
+        reads it."""
+        self.seq = next(_seq)
+        self.epoch = clock[0]
+        result = _make(out, self, True)
+        if self.saves_out:
+            self.out = result.data
+            self.out_vc = result._vc
         if anomaly.enabled:
-            anomaly.record(node)
+            anomaly.record(self)
         return result
 
     # -- used by backward rules -------------------------------------------------------------

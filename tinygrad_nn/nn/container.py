@@ -52,16 +52,8 @@ class _Chain:
         self.op = _MLP.of(tuple(acts))
 
     def __call__(self, x: Any) -> Any:
-        params = []
         try:
-            dt = x.data.dtype
-            for m in self.linears:
-                w, b = m.weight, m.bias
-                if w.data.dtype is not dt or (b is not None and b.data.dtype is not dt):
-                    raise TypeError
-                params.append(w)
-                params.append(b)
-            return self.op.apply(x, *params)
+            return self.op.call(x, self.linears)
         except (AttributeError, TypeError, ValueError):
             pass  # not a Tensor, mixed dtypes or shapes that don't fit: the modules raise
         for m in self.modules:  # PyTorch's errors

@@ -16,6 +16,7 @@ there is no hook machinery.
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -88,8 +89,10 @@ class Module:
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+    # ``module(*args, **kwargs)`` is ``module.forward(*args, **kwargs)`` (there are no hooks). As
+    # a property, CPython's call slot fetches the bound ``forward`` in C and calls it: no wrapper
+    # frame per call, and an instance's or a patched class's ``forward`` is honoured as usual.
+    __call__ = property(operator.attrgetter("forward"))
 
     def _modules_changed(self) -> None:
         """Called after the set of sub-modules changed (Sequential refreshes its cached tuple)."""

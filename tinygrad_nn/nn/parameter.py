@@ -31,7 +31,7 @@ class Parameter(Tensor):
                             "tinygrad_nn.from_numpy or tinygrad_nn.tensor first)")
         self.data = arr
         self._vc = vc
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self.requires_grad = False
         if requires_grad:

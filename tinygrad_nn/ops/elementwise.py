@@ -153,28 +153,55 @@ class Abs(Op):
         return (g * xp(g).sign(x),)
 
 
+_CONSTS: dict = {}
+
+
+def consts(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-only 0-d arrays ``(0, ½, 1)`` of ``dtype``, the constants of the activation rules.
+
+    As a ufunc operand a 0-d array of the result's dtype costs half of what a Python float does
+    (no scalar conversion and weak-type resolution per call) and never changes the result dtype.
+    """
+    c = _CONSTS.get(dtype)
+    if c is None:
+        c = tuple(np.array(v, dtype) for v in (0.0, 0.5, 1.0))
+        for a in c:
+            a.flags.writeable = False
+        _CONSTS[dtype] = c
+    return c
+
+
 def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x."""
-    np.multiply(x, 0.5, out=out)
+    half = (_CONSTS.get(out.dtype) or consts(out.dtype))[1]
+    np.multiply(x, half, out=out)
     np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    np.multiply(out, half, out=out)
+    np.add(out, half, out=out)
     return out
 
 
 def sigmoid_grad(g: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """g ⊙ σ'(x) from s = σ(x): σ' = s (1 − s). A fresh array."""
-    d = 1.0 - s
-    d *= s
+    """g ⊙ σ'(x) from s = σ(x): σ' = s (1 − s). A fresh array (a NumPy scalar for 0-d s)."""
+    d = np.subtract((_CONSTS.get(s.dtype) or consts(s.dtype))[2], s)
+    d *= s  # (rebinds when 0-d: NumPy gives scalars there)
     d *= g
     return d
 
 
 def tanh_grad(g: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """g ⊙ tanh'(x) from t = tanh(x): tanh' = 1 − t². A fresh array."""
-    d = 1.0 - t * t
-    d *= g  # (rebinds when 0-d: NumPy gives scalars there)
+    """g ⊙ tanh'(x) from t = tanh(x): tanh' = 1 − t². A fresh array (a scalar for 0-d t)."""
+    d = np.multiply(t, t)
+    d = np.subtract(consts(t.dtype)[2], d, out=d if d.ndim else None)
+    d *= g
     return d
+
+
+def relu_grad(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """g ⊙ relu'(z) = g ⊙ [a > 0] from a = relu(z) (relu'(0) = 0). A fresh array: writing into g
+    instead (``out=g``, with the bool mask cast on the fly) measured slower, with ~1,500 page
+    faults per step of the wide benchmark."""
+    return np.multiply(g, np.greater(a, consts(a.dtype)[0]))
 
 
 class Sigmoid(Op):
@@ -214,7 +241,7 @@ class Relu(Op):
     def backward(self, g):
         if isinstance(g, Tensor):
             return (g * (self.parents[0].data > 0),)
-        return (g * (self.out > 0),)
+        return (relu_grad(g, self.out),)
 
 
 class Clamp(Op):

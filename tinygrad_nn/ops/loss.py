@@ -15,6 +15,12 @@ import numpy as np
 
 from ..engine.node import Op
 from ..tensor import Tensor
+from .matmul import _ones
+
+
+def _same(a: np.ndarray, shape: tuple, dt: np.dtype) -> bool:
+    """a has this shape and dtype (``is`` first: dtype ``==`` is slow)."""
+    return a.shape == shape and (a.dtype is dt or a.dtype == dt)
 
 
 class SquaredError(Op):
@@ -25,14 +31,12 @@ class SquaredError(Op):
         """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
         d = x - y
         self.d, self.scale, self.axis = d, scale, axis
-        if (
-            d.shape != x.shape
-            or d.dtype != x.dtype
-            or (isinstance(y, np.ndarray) and (d.shape != y.shape or d.dtype != y.dtype))
-        ):
+        dt, shape = d.dtype, d.shape
+        if not _same(x, shape, dt) or (isinstance(y, np.ndarray) and not _same(y, shape, dt)):
             self.exact_grads = False  # broadcast or promoted: let the engine reduce/cast
         if axis is None:
-            return np.array(np.vdot(d, d) * scale, dtype=d.dtype)
+            flat = d.reshape(-1)
+            return np.array(flat.dot(flat) * scale, dtype=dt)
         sq = d * d
         if axis == "none":
             return sq * scale if scale != 1.0 else sq
@@ -63,21 +67,29 @@ class SoftmaxCrossEntropy(Op):
     saves = (0,)
 
     def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean"):
-        z = x - np.max(x, axis=1, keepdims=True)
-        e = np.exp(z)
-        s = np.sum(e, axis=1, keepdims=True)
-        rows = np.arange(x.shape[0])
+        n, c = x.shape
+        z = x - x.max(1, keepdims=True)
+        rows = np.arange(n)
         keep = target != ignore_index
-        t = np.where(keep, target, 0)
-        nll = np.log(s[:, 0]) - z[rows, t]  # −log softmax(x)_t
-        w = keep.astype(x.dtype) if weight is None else np.where(keep, weight[t], 0).astype(x.dtype)
-        loss = nll * w
-        e /= s  # softmax, kept for backward
+        plain = weight is None and keep.all()  # every row counts once (w = 1): no weight array
+        t = target if plain else np.where(keep, target, 0)
+        picked = z[rows, t]
+        e = np.exp(z, out=z)
+        s = e.dot(_ones(c, e.dtype))  # row sums as a gemv: 3x faster than sum(1) for C = 10
+        nll = np.log(s) - picked  # −log softmax(x)_t
+        e /= s[:, None]  # softmax, kept for backward
+        if plain:
+            w = None
+        elif weight is None:
+            w = keep.astype(x.dtype)
+        else:
+            w = np.where(keep, weight[t], 0).astype(x.dtype)
+        loss = nll if plain else nll * w
         self.p, self.t, self.rows, self.w, self.reduction = e, t, rows, w, reduction
         if reduction == "none":
             return loss
         total = np.sum(loss)
-        self.denom = np.sum(w) if reduction == "mean" else None
+        self.denom = (n if plain else np.sum(w)) if reduction == "mean" else None
         return np.asarray(total / self.denom if reduction == "mean" else total, dtype=x.dtype)
 
     def backward(self, g):
@@ -87,16 +99,18 @@ class SoftmaxCrossEntropy(Op):
         else:
             d = self.p.copy()
             d[self.rows, self.t] -= 1.0
-        w = self.w
-        if self.reduction == "none":
-            scale = (
-                g[:, None] * w[:, None]
-                if not isinstance(g, Tensor)
-                else g.unsqueeze(1) * w[:, None]
-            )
+        w, reduction = self.w, self.reduction
+        if reduction == "none":
+            gcol = g.unsqueeze(1) if isinstance(g, Tensor) else g[:, None]
+            scale = gcol if w is None else gcol * w[:, None]
+        elif w is None:
+            scale = g / self.denom if reduction == "mean" else g
         else:
-            scale = (w / self.denom if self.reduction == "mean" else w)[:, None] * g
-        return (d * scale,)
+            scale = (w / self.denom if reduction == "mean" else w)[:, None] * g
+        if isinstance(d, Tensor) or getattr(scale, "ndim", 0):
+            return (d * scale,)
+        d *= scale  # the usual scalar loss: d is our own fresh array
+        return (d,)
 
     def _onehot(self, dtype):
         o = np.zeros(self.p.shape, dtype=dtype)

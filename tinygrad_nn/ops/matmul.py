@@ -37,6 +37,44 @@ class Matmul(Op):
         return (g @ y.mT if n[0] else None), (x.mT @ g if n[1] else None)
 
 
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only (n,) array of ones (cached for batch sizes up to 4096)."""
+    key = (n, dtype)
+    o = _ONES.get(key)
+    if o is None:
+        o = np.ones(n, dtype)
+        o.flags.writeable = False
+        if n <= 4096:
+            _ONES[key] = o
+    return o
+
+
+def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
+    """BP4 and BP3 of a layer z = a Wᵀ + b: ``(∂C/∂W, ∂C/∂b) = (δᵀ a, Σ_rows δ)``.
+
+    δ = ∂C/∂z (..., out) and a (..., in), NumPy arrays of one dtype; rows are all leading dims
+    flattened. Gives (out, in) and (out,) arrays (None where not needed). Σ_rows is the product
+    1ᵀδ: a BLAS gemv, twice as fast as ``δ.sum(0)`` at batch 10 and three times at batch 256.
+    """
+    if delta.ndim != 2:
+        delta = delta.reshape(-1, delta.shape[-1])
+        a = a.reshape(-1, a.shape[-1])
+    rows, dt = delta.shape[0], delta.dtype
+    gw = gb = None
+    if need_w:  # BP4. matmul's kernel is 5-15% faster for large thin products, ndarray.dot
+        # (no np.dot dispatch layer) for small ones and for one row (matmul's outer product is slow)
+        big = rows > 1 and delta.shape[1] * a.shape[1] >= 16384
+        gw = np.matmul(delta.T, a) if big else delta.T.dot(a)
+    if need_b:  # BP3
+        ones = _ONES.get((rows, dt))
+        gb = (_ones(rows, dt) if ones is None else ones).dot(delta)
+    return gw, gb
+    return gw, gb
+
+
 class Linear(Op):
     """y = x Wᵀ + b for x (..., in), W (out, in), b (out,) or None. PyTorch: AddmmBackward0.
 
@@ -44,12 +82,12 @@ class Linear(Op):
     """
 
     saves = (0, 1)
-    exact_grads = True
+    exact_grads = fresh_grads = True
 
     def forward(self, x, w, b=None):
         if x.ndim == 0:  # np.dot would broadcast a scalar; callers turn this into torch's error
             raise ValueError("a 0-d input has no features")
-        z = np.dot(x, w.T)  # np.dot, not @: matmul takes a slow path for outer products
+        z = x.dot(w.T)  # not @: matmul takes a slow path for outer products
         if b is not None:
             z += b
         return z
@@ -57,13 +95,14 @@ class Linear(Op):
     def backward(self, g):
         x, w = self.inputs(g)[:2]
         n = self.needs_input_grad
+        need_b = len(n) > 2 and n[2]
+        if not isinstance(g, Tensor):
+            return (g.dot(w) if n[0] else None), *param_grads(g, x, n[1], need_b)
         gx = g @ w if n[0] else None
         if g.ndim != 2:  # flatten leading dims for the parameter gradients
             g = g.reshape(-1, g.shape[-1])
             x = x.reshape(-1, x.shape[-1])
-        gw = (g.T @ x if isinstance(g, Tensor) else np.dot(g.T, x)) if n[1] else None
-        gb = g.sum(0) if len(n) > 2 and n[2] else None
-        return gx, gw, gb
+        return gx, (g.T @ x if n[1] else None), (g.sum(0) if need_b else None)
 
     def name(self) -> str:
         return "AddmmBackward0"

@@ -19,42 +19,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.grad_mode import mode
 from ..engine.node import Op
 from ..tensor import Tensor
-from .elementwise import sigmoid_grad, sigmoid_into, tanh_grad
+from .elementwise import consts, relu_grad, sigmoid_grad, sigmoid_into, tanh_grad
+from .matmul import Linear, param_grads
 
-
-def _activate(z: np.ndarray, act: str | None) -> np.ndarray:
-    """act(z) in place (z is freshly allocated by the layer's matmul)."""
-    if act == "sigmoid":
-        sigmoid_into(z, z)
-    elif act == "relu":
-        np.maximum(z, 0, out=z)
-    elif act == "tanh":
-        np.tanh(z, out=z)
-    return z
-
-
-def _delta(g: np.ndarray, a: np.ndarray, act: str | None) -> np.ndarray:
-    """δ = g ⊙ act'(z), from a = act(z); a fresh array (or g itself, without activation)."""
-    if act == "sigmoid":
-        return sigmoid_grad(g, a)
-    if act == "relu":
-        return g * (a > 0)
-    if act == "tanh":
-        return tanh_grad(g, a)
-    return g
+_new = object.__new__
 
 
 class MLP(Op):
     """inputs: x, W_1, b_1, ..., W_L, b_L (a bias may be None); ``acts``: one per layer.
 
-    ``MLP.of(acts)`` is the op for one architecture (acts and ``saves`` as class attributes, so a
-    call passes no keyword arguments: this is the hot path of ``nn.Sequential``).
+    ``MLP.of(acts)`` is the op for one architecture (acts and ``saves`` as class attributes), and
+    ``MLP.of(acts).call(x, linears)`` runs and records it: the hot path of ``nn.Sequential``.
     """
 
     saves_out = True
-    exact_grads = True
+    exact_grads = fresh_grads = True
     acts: tuple = ()
     _cache: dict = {}
 
@@ -66,21 +48,76 @@ class MLP(Op):
             op = cls._cache[acts] = type("MLP", (cls,), {"acts": acts, "saves": saves})
         return op
 
-    def forward(self, x, *params):
-        if x.ndim == 0:  # np.dot would broadcast a scalar; callers turn this into torch's error
+    @classmethod
+    def call(cls, x: Tensor, linears: tuple) -> Tensor:
+        """x through ``linears`` (one ``nn.Linear`` per act): ``Op.apply`` fused with the forward.
+
+        One pass over the layers reads each weight and bias, computes the layer, and gathers the
+        node's parents [x, W_1, b_1, ...] (a None bias included); the node is recorded if any of
+        them requires grad. Raises AttributeError, TypeError or ValueError for what the fused
+        path does not take (not a Tensor, a dtype other than x's, 0-d x, shapes that don't fit):
+        ``nn.Sequential`` then runs the modules one by one, for PyTorch's errors.
+        """
+        a = x.data
+        if a.ndim == 0:  # ndarray.dot would broadcast a scalar
             raise ValueError("a 0-d input has no features")
-        acts = self.acts
-        a = x
+        dt = a.dtype
+        record = x.requires_grad
+        parents, arrays = [x], [a]
+        edges, needs = [(x.grad_fn or x) if record else None], [record]
         outs = []
-        for l, act in enumerate(acts):
-            w, b = params[2 * l], params[2 * l + 1]
-            z = np.dot(a, w.T)  # np.dot: matmul is slow for outer products (batch of 1)
-            if b is not None:
-                z += b
-            a = _activate(z, act)
-            outs.append(a)
-        self.outs = outs
-        return a
+        for m, act in zip(linears, cls.acts, strict=True):
+            w, b = m.weight, m.bias
+            wd = w.data
+            if wd.dtype is not dt:
+                raise TypeError
+            parents.append(w)
+            arrays.append(wd)
+            if w.requires_grad:
+                record = True
+                edges.append(w)
+                needs.append(True)
+            else:
+                edges.append(None)
+                needs.append(False)
+            # ndarray.dot: BLAS without np.dot's dispatch layer; matmul is slow for outer products
+            z = a.dot(wd.T)
+            if b is None:
+                parents.append(None)
+                arrays.append(None)
+                edges.append(None)
+                needs.append(False)
+            else:
+                bd = b.data
+                if bd.dtype is not dt:
+                    raise TypeError
+                z += bd
+                parents.append(b)
+                arrays.append(bd)
+                if b.requires_grad:
+                    record = True
+                    edges.append(b)
+                    needs.append(True)
+                else:
+                    edges.append(None)
+                    needs.append(False)
+            if act == "sigmoid":  # act(z) in place: z is this layer's own fresh array
+                sigmoid_into(z, z)
+            elif act == "relu":
+                np.maximum(z, consts(dt)[0], out=z)
+            elif act == "tanh":
+                np.tanh(z, out=z)
+            outs.append(z)
+            a = z
+        if not (record and mode.enabled):
+            return Tensor._make(a, None, False)
+        node = _new(cls)
+        node.needs_input_grad = needs
+        node.parents = parents
+        node.arrays = arrays
+        node.edges = edges
+        node.outs = outs
+        return node._result(a)
 
     def backward(self, g):
         if isinstance(g, Tensor):
@@ -88,19 +125,22 @@ class MLP(Op):
         n, acts, outs, arrays = self.needs_input_grad, self.acts, self.outs, self.arrays
         grads = [None] * len(arrays)
         for l in range(len(acts) - 1, -1, -1):
-            delta = _delta(g, outs[l], acts[l])
-            prev = outs[l - 1] if l else arrays[0]
-            if delta.ndim != 2:  # batch dims of any rank: flatten for the parameter gradients
-                d2, p2 = delta.reshape(-1, delta.shape[-1]), prev.reshape(-1, prev.shape[-1])
+            act, a = acts[l], outs[l]  # δ = g ⊙ act'(z) from a = act(z): BP1 (l = L), BP2 below
+            if act == "sigmoid":
+                delta = sigmoid_grad(g, a)
+            elif act == "relu":
+                delta = relu_grad(g, a)
+            elif act == "tanh":
+                delta = tanh_grad(g, a)
             else:
-                d2, p2 = delta, prev
-            if n[2 * l + 1]:
-                grads[2 * l + 1] = np.dot(d2.T, p2)  # BP4
-            if n[2 * l + 2]:
-                grads[2 * l + 2] = d2.sum(0)  # BP3
+                delta = g
+            i = 2 * l + 1
+            if n[i] or n[i + 1]:
+                grads[i], grads[i + 1] = param_grads(delta, outs[l - 1] if l else arrays[0],
+                                                     n[i], n[i + 1])  # BP4, BP3
             if l == 0 and not n[0]:
                 break
-            g = np.dot(delta, arrays[2 * l + 1])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
+            g = delta.dot(arrays[i])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
         if n[0]:
             grads[0] = g
         return grads
@@ -131,5 +171,3 @@ class MLP(Op):
             "tanh": "TanhBackward0",
         }[act]
 
-
-from .matmul import Linear  # noqa: E402

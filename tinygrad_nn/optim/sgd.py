@@ -22,8 +22,55 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.node import clock
 from ..tensor import Tensor
 from .optimizer import Optimizer
+
+_LR: dict = {}  # (lr, dtype) -> lr as a read-only 0-d array of that dtype
+
+
+_BIG = 65536  # elements: from here the product lr·g goes to a scratch buffer (below)
+
+
+def _plain_update(params: list, lr: float, scratch: dict) -> None:
+    """``p −= lr · g`` for every parameter with a gradient, in place; one version-clock tick.
+
+    lr multiplies as a 0-d array of the parameter's dtype (a Python float costs a scalar
+    conversion per call); the product rounds as with the float (NumPy casts a weak float to the
+    array's dtype). For a large parameter the product is written into ``scratch`` (the
+    optimizer's reused buffer per dtype) instead of a fresh array: a fresh 1.6 MB temporary per
+    step costs more (allocation, first-touch of its memory) than the product itself.
+    """
+    clock[0] += 1
+    stamp = clock[0]
+    c = dt = None
+    for p in params:
+        g = p._grad  # None, a Tensor, or the bare array backward stored (see Tensor.grad)
+        if g is None:
+            continue
+        if type(g) is not np.ndarray:
+            g = g.data
+        d = p.data
+        if d.dtype is not dt:
+            dt = d.dtype
+            c = _LR.get((lr, dt))
+            if c is None:
+                c = np.array(lr, dt)
+                c.flags.writeable = False
+                if len(_LR) < 64:  # a learning-rate schedule makes many
+                    _LR[(lr, dt)] = c
+        if g.size < _BIG:
+            d -= g * c
+        else:
+            buf = scratch.get(dt)
+            if buf is None or buf.size < g.size:
+                buf = scratch[dt] = np.empty(g.size, dt)
+            prod = buf[: g.size].reshape(g.shape)
+            np.multiply(g, c, out=prod)
+            d -= prod
+        vc = p._vc
+        vc[0] += 1
+        vc[1] = stamp
 
 
 class SGD(Optimizer):
@@ -55,21 +102,17 @@ class SGD(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._closure(closure)
+        loss = None if closure is None else self._closure(closure)
         for group in self.param_groups:
             lr = group["lr"]
             momentum = group["momentum"]
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
-            if momentum == 0 and weight_decay == 0:  # the plain (book's) update
-                if maximize:
-                    lr = -lr
-                for p in group["params"]:
-                    g = p.grad
-                    if g is not None:
-                        d = p.data
-                        d -= lr * g.data
-                        p._bump_version()
+            if momentum == 0 and weight_decay == 0:  # the plain (book's) update: p −= η g
+                scratch = self.__dict__.get("_scratch")
+                if scratch is None:  # (not in __init__: a loaded or unpickled SGD lacks it too)
+                    scratch = self.__dict__["_scratch"] = {}
+                _plain_update(group["params"], -lr if maximize else lr, scratch)
                 continue
             dampening = group["dampening"]
             nesterov = group["nesterov"]
