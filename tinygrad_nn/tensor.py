@@ -310,7 +310,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if (gradient is None and inputs is None and not create_graph
                 and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
-            one = _engine.one(self.data.dtype)
+            data = self.data
+            one = _engine.one(data.dtype) if data.ndim == 0 else np.ones_like(data)
             _engine.run((self,), (one,), builtins.bool(retain_graph), False)
             return
         from .autograd.functional import backward as _backward

@@ -21,7 +21,7 @@ from typing import Any
 from ..ops.mlp import MLP as _MLP
 from .activation import ReLU, Sigmoid, Tanh
 from .linear import Linear
-from .module import Module, _addindent
+from .module import Module, _addindent, forward_overrides
 
 _ACTS = {Sigmoid: "sigmoid", ReLU: "relu", Tanh: "tanh"}
 
@@ -37,13 +37,20 @@ def _reset_modules(self: Module, items: list[tuple[str, Module | None]]) -> None
 
 
 class _Chain:
-    """A run of Linear(+activation) modules of a Sequential, called as one ``MLP`` node."""
+    """A run of Linear(+activation) modules of a Sequential, called as one ``MLP`` node.
 
-    __slots__ = ("linears", "op", "modules")
+    Only modules running the library's own ``forward`` are fused: before each call the run checks
+    (two attribute reads per class, one int compare) that no module got a ``forward`` of its own
+    and that no class's ``forward`` was patched since; if one did, the modules run one by one.
+    """
+
+    __slots__ = ("linears", "op", "modules", "classes", "seen")
 
     def __init__(self, modules: list[Module]) -> None:
         self.modules = tuple(modules)
         self.linears = tuple(m for m in modules if type(m) is Linear)
+        self.classes = tuple((c, _FORWARDS[c]) for c in dict.fromkeys(type(m) for m in modules))
+        self.seen = -1  # the forward_overrides count under which the modules were last checked
         acts, i = [], 0
         while i < len(modules):  # each Linear, then its activation if one follows
             act = _ACTS.get(type(modules[i + 1])) if i + 1 < len(modules) else None
@@ -52,13 +59,28 @@ class _Chain:
         self.op = _MLP.of(tuple(acts))
 
     def __call__(self, x: Any) -> Any:
-        try:
-            return self.op.call(x, self.linears)
-        except (AttributeError, TypeError, ValueError):
-            pass  # not a Tensor, mixed dtypes or shapes that don't fit: the modules raise
-        for m in self.modules:  # PyTorch's errors
+        if self.seen != forward_overrides[0]:
+            self.seen = forward_overrides[0] if _no_own_forward(self.modules) else -1
+        if self.seen >= 0:
+            for c, f in self.classes:
+                if c.forward is not f:
+                    break
+            else:
+                try:
+                    return self.op.call(x, self.linears)
+                except (AttributeError, TypeError, ValueError):
+                    pass  # not a Tensor, mixed dtypes, shapes that don't fit: the modules raise
+        for m in self.modules:  # PyTorch's errors, or forwards of their own
             x = m(x)
         return x
+
+
+_FORWARDS = {c: c.forward for c in (Linear, Sigmoid, ReLU, Tanh)}  # the library's own
+
+
+def _no_own_forward(modules) -> bool:
+    """True if no module has an instance attribute ``forward``."""
+    return not any("forward" in m.__dict__ for m in modules)
 
 
 def _fusion_plan(seq: tuple[Module, ...]) -> tuple:
@@ -91,7 +113,6 @@ class Sequential(Module):
 
     _seq: tuple[Module, ...] = ()
     _plan: tuple = ()
-    _direct = True  # every module uses Module.__call__: call .forward directly
 
     def __init__(self, *args: Module) -> None:
         super().__init__()
@@ -105,10 +126,7 @@ class Sequential(Module):
     def _modules_changed(self) -> None:
         seq = tuple(m for m in self._modules.values() if m is not None)
         self.__dict__["_seq"] = seq
-        # Module.__call__ is just forward: call forward directly (one Python frame less per layer)
-        self.__dict__["_plan"] = tuple(
-            step if type(step) is _Chain or type(step).__call__ is not Module.__call__
-            else step.forward for step in _fusion_plan(seq))
+        self.__dict__["_plan"] = _fusion_plan(seq)
 
     def forward(self, input: Any) -> Any:
         for step in self._plan:

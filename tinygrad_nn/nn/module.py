@@ -68,6 +68,22 @@ def _state_array(value: Any) -> np.ndarray | None:
     return None
 
 
+forward_overrides = [0]  # how many times an instance attribute ``forward`` was set or deleted
+
+
+class _CallForward(property):
+    """``Module.__call__``: ``module(*args, **kwargs)`` is ``module.forward(*args, **kwargs)``.
+
+    A property whose getter (in C) hands CPython's call slot the bound ``forward``, which it then
+    calls: no wrapper frame per module call, and an instance's own or a patched class's
+    ``forward`` is honoured as usual. Called through the class (``nn.Module.__call__(m, x)``,
+    as a subclass's ``__call__`` may do) it forwards the same way.
+    """
+
+    def __call__(self, module: Module, *args: Any, **kwargs: Any) -> Any:
+        return module.forward(*args, **kwargs)
+
+
 class Module:
     """Base class for all layers and models: subclass it, assign sub-modules and Parameters in
     ``__init__`` (after ``super().__init__()``), and define ``forward``."""
@@ -89,10 +105,7 @@ class Module:
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
-    # ``module(*args, **kwargs)`` is ``module.forward(*args, **kwargs)`` (there are no hooks). As
-    # a property, CPython's call slot fetches the bound ``forward`` in C and calls it: no wrapper
-    # frame per call, and an instance's or a patched class's ``forward`` is honoured as usual.
-    __call__ = property(operator.attrgetter("forward"))
+    __call__ = _CallForward(operator.attrgetter("forward"))
 
     def _modules_changed(self) -> None:
         """Called after the set of sub-modules changed (Sequential refreshes its cached tuple)."""
@@ -183,6 +196,8 @@ class Module:
     register_module = add_module
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "forward":  # an instance's own forward: fused Sequential runs must notice
+            forward_overrides[0] += 1
         d = self.__dict__
         params = d.get("_parameters")
         if isinstance(value, Parameter):
@@ -223,6 +238,8 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        if name == "forward":
+            forward_overrides[0] += 1
         d = self.__dict__
         if any(name in d.get(k, ()) for k in ("_parameters", "_buffers", "_modules")):
             self._forget(name)

@@ -72,7 +72,7 @@ class SoftmaxCrossEntropy(Op):
         rows = np.arange(n)
         keep = target != ignore_index
         plain = weight is None and keep.all()  # every row counts once (w = 1): no weight array
-        t = target if plain else np.where(keep, target, 0)
+        t = target.copy() if plain else np.where(keep, target, 0)  # (never the caller's array)
         picked = z[rows, t]
         e = np.exp(z, out=z)
         s = e.dot(_ones(c, e.dtype))  # row sums as a gemv: 3x faster than sum(1) for C = 10
@@ -103,10 +103,10 @@ class SoftmaxCrossEntropy(Op):
         if reduction == "none":
             gcol = g.unsqueeze(1) if isinstance(g, Tensor) else g[:, None]
             scale = gcol if w is None else gcol * w[:, None]
-        elif w is None:
-            scale = g / self.denom if reduction == "mean" else g
-        else:
-            scale = (w / self.denom if reduction == "mean" else w)[:, None] * g
+        elif w is None:  # (an empty batch: d is empty, any scale will do)
+            scale = g / self.denom if reduction == "mean" and self.denom else g
+        else:  # every row ignored (Σ w = 0): zero gradient, as PyTorch
+            scale = (w / self.denom if reduction == "mean" and self.denom else w)[:, None] * g
         if isinstance(d, Tensor) or getattr(scale, "ndim", 0):
             return (d * scale,)
         d *= scale  # the usual scalar loss: d is our own fresh array

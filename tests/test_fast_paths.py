@@ -1,0 +1,764 @@
+"""The hot paths made faster: ``Tensor.grad`` as a lazily wrapping property, SGD's plain update
+(cached 0-d lr, scratch buffer for large parameters), ``Module.__call__`` as a property, the fused
+MLP's parameter gradients, cross entropy's no-weight/no-ignore fast path and the quadratic cost.
+Every check is against closed-form math, a NumPy formula, the unfused tinygrad_nn ops, or torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_nn as tg
+import tinygrad_nn.nn.functional as F
+from tinygrad_nn import autograd, nn, optim
+from tinygrad_nn.ops.mlp import MLP
+
+
+def t64(a, grad=True):
+    return tg.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+# -- 1. Tensor.grad ------------------------------------------------------------------------------
+def _fused_net(seed=0):
+    tg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 3), nn.Sigmoid(), nn.Linear(3, 2)).double()
+
+
+def test_grad_identity_is_stable_after_backward():
+    rng = np.random.default_rng(0)
+    net = _fused_net()
+    x = t64(rng.standard_normal((5, 4)))
+    net(x).sum().backward()
+    for t in (x, *net.parameters()):
+        g = t.grad
+        assert isinstance(g, tg.Tensor)
+        assert g is t.grad  # wrapped once, then cached
+        assert g.shape == t.shape and g.dtype == t.dtype
+        assert g.grad_fn is None and not g.requires_grad
+    p = t64(rng.standard_normal(3))
+    (p * p).sum().backward()
+    assert p.grad is p.grad
+    np.testing.assert_array_equal(p.grad.numpy(), 2 * p.data)
+
+
+@pytest.mark.parametrize("kind", ["fused_mlp", "mul"])
+def test_grad_accumulates_in_place_over_two_backwards(kind):
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((5, 4)) for _ in range(2)]
+    if kind == "fused_mlp":
+        net = _fused_net()
+        params = list(net.parameters())
+        refs = []
+        for x in xs:  # per-backward gradients from a fresh graph each
+            got = autograd.grad(net(t64(x, False)).sum(), params)
+            refs.append([g.numpy().copy() for g in got])
+
+        def loss(x):
+            return net(t64(x, False)).sum()
+    else:
+        w = t64(rng.standard_normal(4))
+        params = [w]
+        refs = [[(x**2).sum(0)] for x in xs]  # d/dw Σ (x² · w) = Σ_rows x²
+
+        def loss(x):
+            return (t64(x, False) ** 2 * w).sum()
+
+    loss(xs[0]).backward()
+    early = [p.grad for p in params]  # Tensors taken before the second backward
+    firsts = [g.numpy().copy() for g in early]
+    for f, r in zip(firsts, refs[0], strict=True):
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-14)
+    loss(xs[1]).backward()  # no zero_grad: accumulates
+    for p, e, r0, r1 in zip(params, early, refs[0], refs[1], strict=True):
+        assert p.grad is e  # in place, as PyTorch: the earlier Tensor sees the sum
+        np.testing.assert_allclose(e.numpy(), r0 + r1, rtol=1e-12, atol=1e-14)
+
+
+def test_grad_accumulates_when_not_read_in_between():
+    rng = np.random.default_rng(2)
+    net = _fused_net()
+    xs = [rng.standard_normal((3, 4)) for _ in range(3)]
+    params = list(net.parameters())
+    expected = [np.zeros(p.shape) for p in params]
+    for x in xs:
+        for e, g in zip(expected, autograd.grad(net(t64(x, False)).sum(), params), strict=True):
+            e += g.numpy()
+    for x in xs:
+        net(t64(x, False)).sum().backward()
+    for p, e in zip(params, expected, strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-12, atol=1e-14)
+
+
+def test_grad_of_two_leaves_sharing_one_fused_node_is_not_aliased():
+    # the same Linear used twice in one fused MLP: the leaf gets two gradients from one node
+    rng = np.random.default_rng(3)
+    tg.manual_seed(3)
+    lin = nn.Linear(3, 3).double()
+    seq = nn.Sequential(lin, nn.Tanh(), lin, nn.Sigmoid())
+    x = rng.standard_normal((4, 3))
+    w0, b0 = t64(lin.weight.data.copy()), t64(lin.bias.data.copy())
+    xr = t64(x, False)
+    ref = _act(_act(xr @ w0.T + b0, "tanh") @ w0.T + b0, "sigmoid").sum()
+    ref.backward()
+    seq(t64(x, False)).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), w0.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(lin.bias.grad.numpy(), b0.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert not np.shares_memory(lin.weight.grad.data, lin.bias.grad.data)
+
+
+def test_zero_grad_to_none_and_in_place():
+    rng = np.random.default_rng(4)
+    net = _fused_net()
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    x = t64(rng.standard_normal((2, 4)), False)
+    net(x).sum().backward()
+    opt.zero_grad()  # default set_to_none=True
+    assert all(p.grad is None for p in net.parameters())
+    net(x).sum().backward()
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+    net(x).sum().backward()
+    before = [p.grad for p in net.parameters()]
+    opt.zero_grad(set_to_none=False)
+    for p, g in zip(net.parameters(), before, strict=True):
+        assert p.grad is g  # zeroed in place
+        np.testing.assert_array_equal(g.numpy(), np.zeros(p.shape))
+    net(x).sum().backward()  # then accumulates onto the zeros: one backward's gradient
+    expected = autograd.grad(net(x).sum(), list(net.parameters()))
+    for p, g, e in zip(net.parameters(), before, expected, strict=True):
+        assert p.grad is g
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12, atol=1e-14)
+    net.zero_grad(set_to_none=False)
+    assert all(not p.grad.numpy().any() for p in net.parameters())
+
+
+def test_retain_grad_on_a_non_leaf():
+    rng = np.random.default_rng(5)
+    a = t64(rng.standard_normal(4))
+    h = a * 3.0
+    h.retain_grad()
+    assert h.retains_grad
+    y = h.sigmoid()
+    y.sum().backward()
+    s = 1 / (1 + np.exp(-3.0 * a.data))
+    np.testing.assert_allclose(h.grad.numpy(), s * (1 - s), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.numpy(), 3 * s * (1 - s), rtol=1e-12)
+    assert h.grad is h.grad
+    # a retained non-leaf output of the fused MLP
+    net = _fused_net()
+    x = t64(rng.standard_normal((3, 4)), False)
+    out = net(x)
+    out.retain_grad()
+    (out * out).sum().backward()
+    np.testing.assert_allclose(out.grad.numpy(), 2 * out.data, rtol=1e-12)
+
+
+def test_grad_setter_errors_and_accepted_values():
+    p = t64(np.zeros((2, 3)))
+    with pytest.raises(TypeError):
+        p.grad = np.zeros((2, 3))
+    with pytest.raises(TypeError):
+        p.grad = [[0.0] * 3] * 2
+    with pytest.raises(RuntimeError):
+        p.grad = tg.zeros(3, 2, dtype=tg.float64)
+    with pytest.raises(RuntimeError):
+        p.grad = tg.zeros(6, dtype=tg.float64)
+    assert p.grad is None  # failed assignments leave nothing behind
+    g = tg.ones(2, 3, dtype=tg.float64)
+    p.grad = g
+    assert p.grad is g
+    (p * 2.0).sum().backward()  # accumulates into the assigned Tensor
+    assert p.grad is g
+    np.testing.assert_array_equal(g.numpy(), np.full((2, 3), 3.0))
+    p.grad = None
+    assert p.grad is None
+
+
+def test_autograd_grad_leaves_dot_grad_untouched():
+    rng = np.random.default_rng(6)
+    net = _fused_net()
+    x = t64(rng.standard_normal((3, 4)))
+    params = list(net.parameters())
+    got = autograd.grad(net(x).sum(), [x, *params])
+    assert x.grad is None and all(p.grad is None for p in params)
+    net(x).sum().backward()
+    for t, g in zip([x, *params], got, strict=True):
+        np.testing.assert_allclose(t.grad.numpy(), g.numpy(), rtol=1e-12, atol=1e-14)
+    snap = [t.grad for t in (x, *params)]
+    vals = [s.numpy().copy() for s in snap]
+    autograd.grad(net(x).sum(), [x, *params])
+    for t, s, v in zip([x, *params], snap, vals, strict=True):
+        assert t.grad is s
+        np.testing.assert_array_equal(s.numpy(), v)
+
+
+# -- 2. optim.SGD plain update ------------------------------------------------------------------
+def _expected_step(p, g, lr):
+    """p − lr·g in p's dtype, as NumPy computes it (a Python float is cast to the dtype)."""
+    return p - (np.float32(lr) if p.dtype == np.float32 else lr) * g
+
+
+def _assert_update(actual, expected):
+    assert actual.dtype == expected.dtype
+    if actual.dtype == np.float64:
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        np.testing.assert_array_max_ulp(actual, expected, maxulp=1)
+
+
+def _param(rng, shape, dtype):
+    return nn.Parameter(tg.tensor(rng.standard_normal(shape).astype(dtype)))
+
+
+def _set_grad_by_backward(p, g):
+    """p.grad = g through a backward pass: the engine stores its own fresh array, which step()
+    then reads as is (``.grad`` is not read here, so it is not wrapped yet)."""
+    (p * tg.tensor(g)).sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (10, 13), (300, 300)])
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("via", ["backward", "setter"])
+def test_sgd_plain_step_is_p_minus_lr_g(dtype, shape, maximize, via):
+    rng = np.random.default_rng(7)
+    p = _param(rng, shape, dtype)
+    lr = 0.137
+    opt = optim.SGD([p], lr=lr, maximize=maximize)
+    for _ in range(3):  # several steps: the scratch buffer is reused
+        g = rng.standard_normal(shape).astype(dtype)
+        p.grad = None
+        if via == "backward":
+            _set_grad_by_backward(p, g)
+        else:
+            p.grad = tg.tensor(g)
+        before = p.data.copy()
+        grad_t = p.grad if via == "setter" else None
+        version = p._version
+        opt.step()
+        _assert_update(p.data, _expected_step(before, g, -lr if maximize else lr))
+        if grad_t is not None:
+            assert p.grad is grad_t
+        assert p.grad is p.grad
+        np.testing.assert_array_equal(p.grad.numpy(), g)  # the gradient is unchanged by step
+        assert p._version == version + 1
+        assert p.dtype == dtype
+
+
+def test_sgd_plain_step_many_params_of_mixed_sizes_and_dtypes():
+    rng = np.random.default_rng(8)
+    specs = [((300, 300), np.float64), ((7,), np.float32), ((400, 200), np.float64),
+             ((300, 300), np.float32), ((2, 3), np.float64), ((500, 200), np.float64),
+             ((256, 256), np.float32), ((65536,), np.float32), ((65535,), np.float64),
+             ((), np.float64)]
+    params = [_param(rng, s, d) for s, d in specs]
+    skipped = _param(rng, (4,), np.float64)  # no gradient: untouched
+    opt = optim.SGD([*params, skipped], lr=0.05)
+    lrs = [0.05, 0.3, 1e-3]
+    for step, lr in enumerate(lrs):
+        opt.param_groups[0]["lr"] = lr  # takes effect at the next step
+        grads = [rng.standard_normal(s).astype(d) for s, d in specs]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = None
+            if step % 2:
+                p.grad = tg.tensor(g)
+            else:
+                _set_grad_by_backward(p, g)
+        befores = [p.data.copy() for p in params]
+        versions = [p._version for p in params]
+        skipped_before, skipped_version = skipped.data.copy(), skipped._version
+        opt.step()
+        for p, b, g, v in zip(params, befores, grads, versions, strict=True):
+            _assert_update(p.data, _expected_step(b, g, lr))
+            np.testing.assert_array_equal(p.grad.numpy(), g)
+            assert p._version == v + 1
+        np.testing.assert_array_equal(skipped.data, skipped_before)
+        assert skipped._version == skipped_version
+
+
+def test_sgd_two_optimizers_and_param_groups_keep_their_own_lr():
+    rng = np.random.default_rng(9)
+    a, b = _param(rng, (300, 300), np.float64), _param(rng, (300, 300), np.float64)
+    c = _param(rng, (300, 300), np.float64)
+    opt1 = optim.SGD([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.01}], lr=0.5)
+    opt2 = optim.SGD([c], lr=0.2, maximize=True)
+    ga, gb, gc = (rng.standard_normal((300, 300)) for _ in range(3))
+    a.grad, b.grad, c.grad = tg.tensor(ga), tg.tensor(gb), tg.tensor(gc)
+    pa, pb, pc = a.data.copy(), b.data.copy(), c.data.copy()
+    opt1.step()
+    opt2.step()
+    np.testing.assert_array_equal(a.data, pa - 0.1 * ga)
+    np.testing.assert_array_equal(b.data, pb - 0.01 * gb)
+    np.testing.assert_array_equal(c.data, pc + 0.2 * gc)
+
+
+def test_sgd_step_after_forward_makes_backward_raise():
+    rng = np.random.default_rng(10)
+    # a parameter saved by a plain op
+    w = _param(rng, (300, 300), np.float64)
+    x = t64(rng.standard_normal((300, 300)), False)
+    opt = optim.SGD([w], lr=0.1)
+    loss = (w * x).sum()
+    w.grad = tg.tensor(rng.standard_normal((300, 300)))
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    # the weights saved by the fused MLP node
+    net = _fused_net()
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    x = t64(rng.standard_normal((3, 4)), False)
+    net(x).sum().backward()
+    out = net(x).sum()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
+    # without an intervening step the same pattern is fine
+    out = net(x).sum()
+    out.backward()
+
+
+# -- 3. Module.__call__ ------------------------------------------------------------------------
+def test_module_call_forwards_args_and_kwargs():
+    calls = []
+
+    class M(nn.Module):
+        def forward(self, x, y=None, *, scale=1.0):
+            calls.append((x, y, scale))
+            return x * scale if y is None else (x + y) * scale
+
+    m = M()
+    assert callable(m)
+    a, b = tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0])
+    np.testing.assert_array_equal(m(a).numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(m(a, b, scale=2.0).numpy(), [8.0, 12.0])
+    np.testing.assert_array_equal(m(a, y=b).numpy(), [4.0, 6.0])
+    assert [c[2] for c in calls] == [1.0, 2.0, 1.0]
+    assert calls[1][0] is a and calls[1][1] is b
+    with pytest.raises(TypeError):
+        m(a, b, b)  # too many positional arguments: forward's own signature applies
+    assert m.__call__(a, scale=3.0).tolist() == [3.0, 6.0]
+
+
+def test_module_call_honours_instance_and_class_forward_patches():
+    class M(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    m, other = M(), M()
+    x = tg.tensor([1.0, -1.0])
+    assert m(x).tolist() == [2.0, -2.0]
+    m.forward = lambda x: x * 3  # an instance attribute
+    assert m(x).tolist() == [3.0, -3.0]
+    assert other(x).tolist() == [2.0, -2.0]
+    M.forward = lambda self, x: x * 5  # patching the class afterwards
+    assert other(x).tolist() == [5.0, -5.0]
+    assert m(x).tolist() == [3.0, -3.0]  # the instance attribute still wins
+    del m.forward
+    assert m(x).tolist() == [5.0, -5.0]
+
+    class NoForward(nn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError):
+        NoForward()(x)
+
+
+def test_module_with_its_own_call_and_in_sequential():
+    class Plus(nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    class Wrapped(Plus):  # own __call__, delegating through super()
+        def __call__(self, x):
+            return super().__call__(x) * 10
+
+    class Own(nn.Module):  # own __call__, forward never used
+        def forward(self, x):
+            raise AssertionError("forward must not be called")
+
+        def __call__(self, x):
+            return x - 1
+
+    x = tg.tensor([1.0, 2.0])
+    assert Wrapped()(x).tolist() == [20.0, 30.0]
+    assert Own()(x).tolist() == [0.0, 1.0]
+    seq = nn.Sequential(Wrapped(), Own(), Plus())
+    assert seq(x).tolist() == [20.0, 30.0]
+    # with a fused Linear+Sigmoid run around them (float64, against the formula)
+    tg.manual_seed(11)
+    l1, l2 = nn.Linear(2, 3).double(), nn.Linear(3, 2).double()
+    seq = nn.Sequential(l1, nn.Sigmoid(), Own(), l2, nn.Tanh(), Wrapped())
+    xv = np.array([[0.5, -1.0], [2.0, 0.25]])
+    h = 1 / (1 + np.exp(-(xv @ l1.weight.data.T + l1.bias.data))) - 1
+    ref = (np.tanh(h @ l2.weight.data.T + l2.bias.data) + 1) * 10
+    np.testing.assert_allclose(seq(t64(xv, False)).detach().numpy(), ref, rtol=1e-13)
+
+
+def test_sequential_honours_a_forward_patched_after_construction():
+    class Scale(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    m = Scale()
+    seq = nn.Sequential(m)
+    x = tg.tensor([1.0, 2.0])
+    assert seq(x).tolist() == [2.0, 4.0]
+    m.forward = lambda x: x * 3
+    assert m(x).tolist() == [3.0, 6.0]
+    assert seq(x).tolist() == m(x).tolist()  # Sequential calls module(x), as PyTorch's
+
+
+def test_module_call_through_the_class_attribute():
+    # ``nn.Module.__call__(m, x)`` / ``type(m).__call__(m, x)``: plain Python method protocol,
+    # used by subclasses that override __call__ (for typing) and call the base explicitly
+    class M(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    class Typed(M):
+        def __call__(self, x):
+            return nn.Module.__call__(self, x)
+
+    m = M()
+    x = tg.tensor([1.0, 2.0])
+    assert type(m).__call__(m, x).tolist() == [2.0, 4.0]
+    assert nn.Module.__call__(m, x).tolist() == [2.0, 4.0]
+    assert Typed()(x).tolist() == [2.0, 4.0]
+
+
+# -- 4. fused MLP gradients ------------------------------------------------------------------------
+ACTS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def _build(widths, acts, bias, dtype, seed):
+    """An nn.Sequential [Linear, act?]* and its layers; weights from a seeded rng."""
+    rng = np.random.default_rng(seed)
+    modules, linears = [], []
+    for (i, o), act in zip(zip(widths, widths[1:], strict=False), acts, strict=True):
+        lin = nn.Linear(i, o, bias=bias)
+        lin.weight.data[...] = rng.uniform(-2, 2, (o, i)) / np.sqrt(i)  # activations of O(1)
+        if bias:
+            lin.bias.data[...] = rng.uniform(-1, 1, o)
+        modules.append(lin)
+        linears.append(lin)
+        if act is not None:
+            modules.append(ACTS[act]())
+    seq = nn.Sequential(*modules)
+    seq = seq.double() if dtype == np.float64 else seq.float()
+    return seq, linears
+
+
+def _act(z, act):
+    """An activation from primitive ops (exp, add, div, mul), not sharing the derivative helpers
+    of the Sigmoid/ReLU/Tanh ops and the fused MLP."""
+    if act == "sigmoid":
+        return 1.0 / (1.0 + (-z).exp())
+    if act == "tanh":
+        e = (-2.0 * z).exp()
+        return (1.0 - e) / (1.0 + e)
+    if act == "relu":  # relu'(0) = 0, as PyTorch
+        return z * tg.tensor((z.data > 0).astype(z.dtype))
+    return z
+
+
+def _unfused(x, linears, acts):
+    """The same network from unfused float64 tinygrad_nn ops on copies of the parameters."""
+    params = []
+    a = x
+    for lin, act in zip(linears, acts, strict=True):
+        w = t64(lin.weight.data)
+        params.append(w)
+        a = a @ w.T
+        if lin.bias is not None:
+            b = t64(lin.bias.data)
+            params.append(b)
+            a = a + b
+        a = _act(a, act)
+    return a, params
+
+
+def _close(got, want, rtol, atol):
+    """Elementwise rtol, plus atol relative to the largest entry (cancellation in sums)."""
+    w = np.asarray(want)
+    np.testing.assert_allclose(got, w, rtol=rtol, atol=atol * max(1.0, abs(w).max(initial=0)))
+
+
+def _check_fused(widths, acts, bias, batch, dtype, seed, rtol, atol):
+    rng = np.random.default_rng(seed)
+    seq, linears = _build(widths, acts, bias, dtype, seed)
+    xv = rng.standard_normal((*batch, widths[0]))
+    x = tg.tensor(xv.astype(dtype), requires_grad=True)
+    out = seq(x)
+    n_modules = len(linears) + sum(a is not None for a in acts)
+    if n_modules >= 2:  # a run of >= 2 modules is fused into one MLP node
+        assert isinstance(out.grad_fn, MLP)
+    ref_x = t64(xv)
+    ref, ref_params = _unfused(ref_x, linears, acts)
+    assert out.shape == ref.shape and out.dtype == dtype
+    _close(out.detach().numpy(), ref.detach().numpy(), rtol, atol)
+    up = rng.standard_normal(ref.shape)
+    out.backward(tg.tensor(up.astype(dtype)))
+    ref.backward(t64(up, False))
+    ours = [x.grad]
+    for lin in linears:
+        ours.append(lin.weight.grad)
+        if bias:
+            ours.append(lin.bias.grad)
+    for got, want in zip(ours, [ref_x.grad, *(p.grad for p in ref_params)], strict=True):
+        assert got is not None and got.shape == want.shape and got.dtype == dtype
+        _close(got.numpy(), want.numpy(), rtol, atol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 12), min_size=2, max_size=4),
+    act_list=st.lists(st.sampled_from(["sigmoid", "relu", "tanh"]), min_size=3, max_size=3),
+    last_act=st.booleans(),
+    bias=st.booleans(),
+    batch=st.one_of(st.just(()), st.tuples(st.integers(1, 9)),
+                    st.tuples(st.integers(1, 3), st.integers(1, 4))),  # 1-D, 2-D and 3-D x
+    seed=st.integers(0, 2**16),
+)
+def test_fused_mlp_gradients_match_unfused_ops(widths, act_list, last_act, bias, batch, seed):
+    n_layers = len(widths) - 1
+    acts = list(act_list[:n_layers])
+    if not last_act:
+        acts[-1] = None
+    _check_fused(widths, acts, bias, batch, np.float64, seed, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("acts", [("sigmoid", "sigmoid"), ("relu", None), ("tanh", "relu")])
+def test_fused_mlp_big_layer_float32_matches_float64_reference(acts):
+    # batch 64, 784 -> 30: the weight gradient takes the np.matmul path (30·784 ≥ 16384)
+    _check_fused([784, 30, 10], list(acts), True, (64,), np.float32, 12, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [(), (1,), (5,)])
+def test_fused_mlp_without_input_grad_and_one_d_input(batch):
+    rng = np.random.default_rng(13)
+    seq, linears = _build([6, 5, 4], ["tanh", "sigmoid"], True, np.float64, 13)
+    xv = rng.standard_normal((*batch, 6))
+    out = seq(t64(xv, False))
+    assert isinstance(out.grad_fn, MLP)
+    ref, ref_params = _unfused(t64(xv, False), linears, ["tanh", "sigmoid"])
+    (out * out).sum().backward()
+    (ref * ref).sum().backward()
+    ours = [g for lin in linears for g in (lin.weight.grad, lin.bias.grad)]
+    for got, p in zip(ours, ref_params, strict=True):
+        np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(3,), (1, 3)])
+@pytest.mark.parametrize("fused", [False, True])
+def test_backward_of_a_one_element_linear_output(shape, fused):
+    # y = w·x + b with one output feature: .backward() on the one-element (non-0-d) result is
+    # allowed (as in PyTorch) and gives dy/dW = x, dy/db = 1, dy/dx = W
+    rng = np.random.default_rng(14)
+    lin = nn.Linear(3, 1).double()
+    model = nn.Sequential(nn.Linear(3, 3).double(), nn.Tanh(), lin) if fused else lin
+    xv = rng.standard_normal(shape)
+    x = t64(xv)
+    y = model(x)
+    assert y.numel() == 1 and y.ndim == len(shape)
+    y.backward()
+    a = np.tanh(xv @ model[0].weight.data.T + model[0].bias.data) if fused else xv
+    np.testing.assert_allclose(lin.weight.grad.numpy(), a.reshape(1, 3), rtol=1e-12)
+    np.testing.assert_allclose(lin.bias.grad.numpy(), [1.0])
+    if not fused:
+        np.testing.assert_allclose(x.grad.numpy(), lin.weight.data.reshape(shape), rtol=1e-12)
+
+
+# -- 5. cross entropy against torch ------------------------------------------------------------
+# "some targets ignored" needs two rows (all ignored: see the test further below)
+CE_GRID = [(n, c, red, weighted, ignored)
+           for n in (0, 1, 7) for c in (1, 3, 10) for red in ("mean", "sum", "none")
+           for weighted in (False, True) for ignored in (False, True) if n >= 2 or not ignored]
+
+
+def _ce_case(n, c, weighted, ignored, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c)) * 3
+    t = rng.integers(0, c, n)
+    ignore_index = -100
+    if ignored:  # some, not all, rows ignored
+        ignore_index = c - 1 if c > 1 else -100  # an in-range class as ignore_index too
+        t[::3] = ignore_index
+        t[1] = 0  # at least one row kept (0 != ignore_index)
+    w = rng.uniform(0.2, 2.0, c) if weighted else None
+    return x, t, w, ignore_index
+
+
+@pytest.mark.parametrize("module", [False, True])
+@pytest.mark.parametrize(("n", "c", "reduction", "weighted", "ignored"), CE_GRID)
+def test_cross_entropy_matches_torch(n, c, reduction, weighted, ignored, module):
+    torch = _torch()
+    x, t, w, ii = _ce_case(n, c, weighted, ignored, seed=n * 100 + c)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = None if w is None else torch.tensor(w)
+    try:
+        lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), weight=wt, ignore_index=ii,
+                                               reduction=reduction)
+    except RuntimeError:
+        pytest.skip("torch rejects this case")
+    xa = t64(x)
+    wa = None if w is None else t64(w, False)
+    if module:
+        la = nn.CrossEntropyLoss(weight=wa, ignore_index=ii, reduction=reduction)(xa, tg.tensor(t))
+    else:
+        la = F.cross_entropy(xa, tg.tensor(t), weight=wa, ignore_index=ii, reduction=reduction)
+    assert la.shape == tuple(lt.shape) and la.dtype == np.float64
+    np.testing.assert_allclose(la.detach().numpy(), lt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    up = np.random.default_rng(1).standard_normal(tuple(lt.shape))
+    if n == 0 and reduction == "none":
+        return  # nothing to differentiate
+    lt.backward(torch.tensor(up))
+    la.backward(t64(up, False))
+    assert xa.grad.shape == x.shape
+    np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_plain_loss_backward_matches_closed_form(reduction):
+    # the no-weight no-ignore fast path with the usual loss.backward(): (softmax − onehot)/N
+    rng = np.random.default_rng(15)
+    x, t = rng.standard_normal((7, 10)), rng.integers(0, 10, 7)
+    xa = t64(x)
+    loss = F.cross_entropy(xa, tg.tensor(t), reduction=reduction)
+    (loss if reduction != "none" else loss.sum()).backward()
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.eye(10)[t]
+    nll = -np.log(p[np.arange(7), t])
+    expected = {"mean": nll.mean(), "sum": nll.sum(), "none": nll}[reduction]
+    np.testing.assert_allclose(loss.detach().numpy(), expected, rtol=1e-12)
+    scale = 1 / 7 if reduction == "mean" else 1.0
+    np.testing.assert_allclose(xa.grad.numpy(), (p - onehot) * scale, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("reduction", "weighted", "ignored"),
+                         [(r, w, i) for r in ("mean", "sum", "none") for w in (False, True)
+                          for i in (False, True)])
+def test_cross_entropy_double_backward_matches_torch(reduction, weighted, ignored):
+    torch = _torch()
+    x, t, w, ii = _ce_case(7, 5, weighted, ignored, seed=16)
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), ignore_index=ii,
+                                           weight=None if w is None else torch.tensor(w),
+                                           reduction=reduction)
+    (gt,) = torch.autograd.grad(lt.sum(), xt, create_graph=True)
+    (ggt,) = torch.autograd.grad((gt**2).sum(), xt)
+    xa = t64(x)
+    la = F.cross_entropy(xa, tg.tensor(t), ignore_index=ii,
+                         weight=None if w is None else t64(w, False), reduction=reduction)
+    (ga,) = autograd.grad(la.sum(), [xa], create_graph=True)
+    np.testing.assert_allclose(ga.detach().numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-13)
+    (gga,) = autograd.grad((ga**2).sum(), [xa])
+    np.testing.assert_allclose(gga.numpy(), ggt.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_cross_entropy_target_modified_in_place_after_forward():
+    # PyTorch raises (the target is saved for backward); the result must never silently be the
+    # gradient of the new targets
+    rng = np.random.default_rng(17)
+    x, t = rng.standard_normal((4, 3)), np.array([0, 1, 2, 1])
+    xr = t64(x)
+    F.cross_entropy(xr, tg.tensor(t)).backward()
+    expected = xr.grad.numpy()
+    xa = t64(x)
+    target = tg.tensor(t)
+    loss = F.cross_entropy(xa, target)
+    target.zero_()  # an in-place op, tracked by the version counter
+    try:
+        loss.backward()
+    except RuntimeError:
+        return  # PyTorch's behaviour
+    np.testing.assert_allclose(xa.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_cross_entropy_all_targets_ignored_mean_gradient_matches_torch():
+    torch = _torch()
+    x = np.random.default_rng(18).standard_normal((2, 3))
+    t = np.array([-100, -100])
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t))
+    lt.backward()
+    xa = t64(x)
+    la = F.cross_entropy(xa, tg.tensor(t))
+    assert np.isnan(la.item()) and np.isnan(lt.item())
+    la.backward()
+    np.testing.assert_array_equal(xa.grad.numpy(), xt.grad.numpy())
+
+
+# -- 6. QuadraticCost --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (6, 10), (3, 4), (5,)])
+def test_quadratic_cost_value_and_gradient_closed_form(dtype, shape):
+    rng = np.random.default_rng(19)
+    a_np = rng.standard_normal(shape).astype(dtype)
+    y_np = rng.standard_normal(shape).astype(dtype)
+    n = shape[0] if len(shape) == 2 else 1
+    a = tg.tensor(a_np, requires_grad=True)
+    y = tg.tensor(y_np, requires_grad=True)
+    c = nn.QuadraticCost()(a, y)
+    assert c.shape == () and c.dtype == dtype
+    a64, y64 = a_np.astype(np.float64), y_np.astype(np.float64)
+    value = 0.5 / n * ((y64 - a64) ** 2).sum()
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(c.item(), value, rtol=rtol)
+    c.backward()
+    assert a.grad.dtype == dtype and y.grad.dtype == dtype
+    np.testing.assert_allclose(a.grad.numpy(), (a64 - y64) / n, rtol=rtol, atol=1e-7 * (
+        dtype == np.float32))
+    np.testing.assert_allclose(y.grad.numpy(), (y64 - a64) / n, rtol=rtol, atol=1e-7 * (
+        dtype == np.float32))
+    # the functional form agrees with the module
+    a2 = tg.tensor(a_np, requires_grad=True)
+    c2 = F.quadratic_cost(a2, tg.tensor(y_np))
+    np.testing.assert_allclose(c2.item(), c.item(), rtol=rtol)
+    c2.backward()
+    np.testing.assert_allclose(a2.grad.numpy(), a.grad.numpy(), rtol=rtol, atol=1e-7 * (
+        dtype == np.float32))
+
+
+def test_quadratic_cost_upstream_gradient_scales():
+    rng = np.random.default_rng(20)
+    a_np, y_np = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    a = t64(a_np)
+    c = nn.QuadraticCost()(a, t64(y_np, False))
+    c.backward(t64(2.5, False))
+    np.testing.assert_allclose(a.grad.numpy(), 2.5 * (a_np - y_np) / 4, rtol=1e-14)
+
+
+def test_quadratic_cost_shape_mismatch_and_mixed_dtypes():
+    cost = nn.QuadraticCost()
+    for sa, sy in [((3, 2), (3, 1)), ((3, 1), (3, 2)), ((2, 3), (3,)), ((3,), (2, 3)),
+                   ((4, 3), (3, 4)), ((1, 3), (3,))]:
+        with pytest.raises(ValueError, match="same shape"):
+            cost(tg.ones(*sa, dtype=tg.float64), tg.ones(*sy, dtype=tg.float64))
+        with pytest.raises(ValueError, match="same shape"):
+            F.quadratic_cost(tg.ones(*sa), tg.ones(*sy))
+    with pytest.raises(ValueError, match="0-d"):
+        cost(tg.tensor(1.0), tg.tensor(1.0))
+    with pytest.raises(TypeError, match="must be Tensor"):
+        cost(tg.ones(3, 2), np.ones((3, 2)))
+    # float32 outputs, float64 targets: a float64 cost, a float32 gradient, still (a − y)/n
+    rng = np.random.default_rng(21)
+    a_np = rng.standard_normal((5, 3)).astype(np.float32)
+    y_np = rng.standard_normal((5, 3))
+    a = tg.tensor(a_np, requires_grad=True)
+    c = cost(a, tg.tensor(y_np))
+    assert c.dtype == np.float64
+    np.testing.assert_allclose(c.item(), 0.1 * ((y_np - a_np.astype(np.float64)) ** 2).sum(),
+                               rtol=1e-12)
+    c.backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad.numpy(), (a_np - y_np) / 5, rtol=1e-6, atol=1e-7)
