@@ -311,7 +311,9 @@ class Tensor:
         if (gradient is None and inputs is None and not create_graph
                 and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
             data = self.data
-            one = _engine.one(data.dtype) if data.ndim == 0 else np.ones_like(data)
+            one = _engine.ONES.get(data.dtype) if data.ndim == 0 else np.ones_like(data)
+            if one is None:
+                one = _engine.one(data.dtype)
             _engine.run((self,), (one,), builtins.bool(retain_graph), False)
             return
         from .autograd.functional import backward as _backward

@@ -32,7 +32,9 @@ class SquaredError(Op):
         d = x - y
         self.d, self.scale, self.axis = d, scale, axis
         dt, shape = d.dtype, d.shape
-        if not _same(x, shape, dt) or (isinstance(y, np.ndarray) and not _same(y, shape, dt)):
+        if not (type(y) is np.ndarray and y.dtype is x.dtype and y.shape == x.shape) and (
+            not _same(x, shape, dt) or (isinstance(y, np.ndarray) and not _same(y, shape, dt))
+        ):  # (the first test is the common case, cheap; the second is exact)
             self.exact_grads = False  # broadcast or promoted: let the engine reduce/cast
         if axis is None:
             flat = d.reshape(-1)

@@ -22,7 +22,7 @@ import numpy as np
 from ..engine.grad_mode import mode
 from ..engine.node import Op
 from ..tensor import Tensor
-from .elementwise import consts, relu_grad, sigmoid_grad, sigmoid_into, tanh_grad
+from .elementwise import _CONSTS, consts, relu_grad, tanh_grad
 from .matmul import Linear, param_grads
 
 _new = object.__new__
@@ -62,6 +62,7 @@ class MLP(Op):
         if a.ndim == 0:  # ndarray.dot would broadcast a scalar
             raise ValueError("a 0-d input has no features")
         dt = a.dtype
+        zero, half, one = _CONSTS.get(dt) or consts(dt)
         record = x.requires_grad
         parents, arrays = [x], [a]
         edges, needs = [(x.grad_fn or x) if record else None], [record]
@@ -101,10 +102,13 @@ class MLP(Op):
                 else:
                     edges.append(None)
                     needs.append(False)
-            if act == "sigmoid":  # act(z) in place: z is this layer's own fresh array
-                sigmoid_into(z, z)
+            if act == "sigmoid":  # act(z) in place (z is this layer's own fresh array):
+                np.multiply(z, half, out=z)  # σ(z) = ½ tanh(z/2) + ½ (elementwise.sigmoid_into,
+                np.tanh(z, out=z)  # inlined: this loop is the hot path of nn.Sequential)
+                np.multiply(z, half, out=z)
+                np.add(z, half, out=z)
             elif act == "relu":
-                np.maximum(z, consts(dt)[0], out=z)
+                np.maximum(z, zero, out=z)
             elif act == "tanh":
                 np.tanh(z, out=z)
             outs.append(z)
@@ -124,10 +128,13 @@ class MLP(Op):
             return self._backward_graph(g)
         n, acts, outs, arrays = self.needs_input_grad, self.acts, self.outs, self.arrays
         grads = [None] * len(arrays)
+        one = (_CONSTS.get(arrays[0].dtype) or consts(arrays[0].dtype))[2]
         for l in range(len(acts) - 1, -1, -1):
             act, a = acts[l], outs[l]  # δ = g ⊙ act'(z) from a = act(z): BP1 (l = L), BP2 below
-            if act == "sigmoid":
-                delta = sigmoid_grad(g, a)
+            if act == "sigmoid":  # σ' = a(1 − a) (elementwise.sigmoid_grad, inlined)
+                delta = np.subtract(one, a)
+                delta *= a
+                delta *= g
             elif act == "relu":
                 delta = relu_grad(g, a)
             elif act == "tanh":
@@ -135,9 +142,9 @@ class MLP(Op):
             else:
                 delta = g
             i = 2 * l + 1
-            if n[i] or n[i + 1]:
+            if n[i] or n[i + 1]:  # BP4, BP3
                 grads[i], grads[i + 1] = param_grads(delta, outs[l - 1] if l else arrays[0],
-                                                     n[i], n[i + 1])  # BP4, BP3
+                                                     n[i], n[i + 1])
             if l == 0 and not n[0]:
                 break
             g = delta.dot(arrays[i])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
