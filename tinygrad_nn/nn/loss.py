@@ -76,7 +76,7 @@ class QuadraticCost(_Loss):
             shape = a.shape
             if (y.shape == shape and len(shape) == 2 and y.dtype is a.dtype
                     and self.reduction == "mean"):
-                return _SquaredError.apply(input, target, 0.5 / shape[0], None)  # scale, axis
+                return _SquaredError.call(input, target, 0.5 / shape[0])
         except AttributeError:
             pass  # not tensors: quadratic_cost raises the TypeError
         return F.quadratic_cost(input, target, self.reduction)

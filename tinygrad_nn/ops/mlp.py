@@ -73,36 +73,23 @@ class MLP(Op):
             wd = w.data
             if wd.dtype is not dt:
                 raise TypeError
-            parents.append(w)
-            arrays.append(wd)
-            if w.requires_grad:
-                record = True
-                edges.append(w)
-                needs.append(True)
-            else:
-                edges.append(None)
-                needs.append(False)
             # ndarray.dot: BLAS without np.dot's dispatch layer; matmul is slow for outer products
             z = a.dot(wd.T)
             if b is None:
-                parents.append(None)
-                arrays.append(None)
-                edges.append(None)
-                needs.append(False)
+                bd, rb = None, False
             else:
                 bd = b.data
                 if bd.dtype is not dt:
                     raise TypeError
                 z += bd
-                parents.append(b)
-                arrays.append(bd)
-                if b.requires_grad:
-                    record = True
-                    edges.append(b)
-                    needs.append(True)
-                else:
-                    edges.append(None)
-                    needs.append(False)
+                rb = b.requires_grad
+            rw = w.requires_grad
+            parents += (w, b)
+            arrays += (wd, bd)
+            edges += (w if rw else None, b if rb else None)  # leaves: their own edge
+            needs += (rw, rb)
+            if rw or rb:
+                record = True
             if act == "sigmoid":  # act(z) in place (z is this layer's own fresh array):
                 np.multiply(z, half, out=z)  # σ(z) = ½ tanh(z/2) + ½ (elementwise.sigmoid_into,
                 np.tanh(z, out=z)  # inlined: this loop is the hot path of nn.Sequential)

@@ -32,14 +32,15 @@ _LR: dict = {}  # (lr, dtype) -> lr as a read-only 0-d array of that dtype
 _BIG = 65536  # elements: from here the product lr·g goes to a scratch buffer (below)
 
 
-def _plain_update(params: list, lr: float, scratch: dict) -> None:
+def _plain_update(params: list, lr: float, state: dict) -> None:
     """``p −= lr · g`` for every parameter with a gradient, in place; one version-clock tick.
 
     lr multiplies as a 0-d array of the parameter's dtype (a Python float costs a scalar
     conversion per call); the product rounds as with the float (NumPy casts a weak float to the
-    array's dtype). For a large parameter the product is written into ``scratch`` (the
-    optimizer's reused buffer per dtype) instead of a fresh array: a fresh 1.6 MB temporary per
-    step costs more (allocation, first-touch of its memory) than the product itself.
+    array's dtype). For a large parameter the product is written into a buffer the optimizer
+    keeps (``state["_scratch"]``: dtype -> 1-D array, in the optimizer's ``__dict__``; made on
+    first use, as a loaded or unpickled optimizer lacks it too) instead of a fresh array: a fresh
+    1.6 MB temporary per step costs more (allocation, first touch of its memory) than the product.
     """
     clock[0] += 1
     stamp = clock[0]
@@ -62,6 +63,9 @@ def _plain_update(params: list, lr: float, scratch: dict) -> None:
         if g.size < _BIG:
             d -= g * c
         else:
+            scratch = state.get("_scratch")
+            if scratch is None:
+                scratch = state["_scratch"] = {}
             buf = scratch.get(dt)
             if buf is None or buf.size < g.size:
                 buf = scratch[dt] = np.empty(g.size, dt)
@@ -109,10 +113,7 @@ class SGD(Optimizer):
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
             if momentum == 0 and weight_decay == 0:  # the plain (book's) update: p −= η g
-                scratch = self.__dict__.get("_scratch")
-                if scratch is None:  # (not in __init__: a loaded or unpickled SGD lacks it too)
-                    scratch = self.__dict__["_scratch"] = {}
-                _plain_update(group["params"], -lr if maximize else lr, scratch)
+                _plain_update(group["params"], -lr if maximize else lr, self.__dict__)
                 continue
             dampening = group["dampening"]
             nesterov = group["nesterov"]
