@@ -27,6 +27,7 @@ from .engine.node import clock as _clock
 
 _Scalar = (builtins.int, builtins.float, builtins.bool, np.number, np.bool_)
 _ARRAY = np.ndarray
+_new_object = object.__new__
 # the (values, indices) results of max(dim) / min(dim), named as PyTorch's torch.return_types
 _return_types = {
     True: namedtuple("max", ["values", "indices"], module="tinygrad_nn.return_types"),
@@ -122,10 +123,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data, grad_fn, requires_grad: bool):
+    @staticmethod
+    def _make(data, grad_fn, requires_grad: bool):
         """Wrap an op's result (no copy, no checks): the engine's fast constructor."""
-        t = object.__new__(Tensor)
+        t = _new_object(Tensor)
         t.data = data if type(data) is _ARRAY else np.asarray(data)
         t._grad = None
         t.grad_fn = grad_fn
