@@ -199,8 +199,8 @@ def tanh_grad(g: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def relu_grad(g: np.ndarray, a: np.ndarray) -> np.ndarray:
     """g ⊙ relu'(z) = g ⊙ [a > 0] from a = relu(z) (relu'(0) = 0). A fresh array: writing into g
-    instead (``out=g``, with the bool mask cast on the fly) measured slower, with ~1,500 page
-    faults per step of the wide benchmark."""
+    instead (``out=g``, with the bool mask cast on the fly) measured slower, with page faults
+    on every step of the wide benchmark."""
     return np.multiply(g, np.greater(a, consts(a.dtype)[0]))
 
 
