@@ -174,10 +174,10 @@ def consts(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x."""
     half = (_CONSTS.get(out.dtype) or consts(out.dtype))[1]
-    np.multiply(x, half, out=out)
-    np.tanh(out, out=out)
-    np.multiply(out, half, out=out)
-    np.add(out, half, out=out)
+    np.multiply(x, half, out)
+    np.tanh(out, out)
+    out *= half
+    out += half
     return out
 
 

@@ -41,13 +41,12 @@ class SquaredError(Op):
         rx, ry = x.requires_grad, y.requires_grad
         if not ((rx or ry) and mode.enabled):
             return Tensor._make(out, None, False)
-        node = _new(cls)
+        node = _new(cls)  # (scale and axis are attributes, not parents: two inputs to route)
         node.d, node.scale, node.axis = d, scale, None
-        node.needs_input_grad = [rx, ry, False, False]
-        node.parents = [x, y, scale, None]
-        node.arrays = [a, t, scale, None]
-        node.edges = [(x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None, None,
-                      None]
+        node.needs_input_grad = [rx, ry]
+        node.parents = [x, y]
+        node.arrays = [a, t]
+        node.edges = [(x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None]
         return node._result(out)
 
     def forward(self, x, y, scale=1.0, axis=None):

@@ -90,15 +90,17 @@ class MLP(Op):
             needs += (rw, rb)
             if rw or rb:
                 record = True
-            if act == "sigmoid":  # act(z) in place (z is this layer's own fresh array):
-                np.multiply(z, half, out=z)  # σ(z) = ½ tanh(z/2) + ½ (elementwise.sigmoid_into,
-                np.tanh(z, out=z)  # inlined: this loop is the hot path of nn.Sequential)
-                np.multiply(z, half, out=z)
-                np.add(z, half, out=z)
+            # act(z) in place (z is this layer's own fresh array), with in-place operators and
+            # positional ``out``: ~0.1 µs less per call than ``out=`` keywords
+            if act == "sigmoid":  # σ(z) = ½ tanh(z/2) + ½ (elementwise.sigmoid_into, inlined)
+                z *= half
+                np.tanh(z, z)
+                z *= half
+                z += half
             elif act == "relu":
-                np.maximum(z, zero, out=z)
+                np.maximum(z, zero, out=z)  # (np.maximum deprecates a positional out)
             elif act == "tanh":
-                np.tanh(z, out=z)
+                np.tanh(z, z)
             outs.append(z)
             a = z
         if not (record and mode.enabled):
@@ -127,7 +129,7 @@ class MLP(Op):
         for l in range(len(acts) - 1, -1, -1):
             act, a = acts[l], outs[l]  # δ = g ⊙ act'(z) from a = act(z): BP1 (l = L), BP2 below
             if act == "sigmoid":  # σ' = a(1 − a) (elementwise.sigmoid_grad, inlined)
-                delta = np.subtract(one, a)
+                delta = one - a
                 delta *= a
                 delta *= g
             elif act == "relu":
