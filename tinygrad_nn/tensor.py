@@ -318,8 +318,8 @@ class Tensor:
                 one = _engine.one(data.dtype)
             if _anomaly.enabled:
                 _engine.run((self,), (one,), builtins.bool(retain_graph), False)
-            else:  # what run() does for this case, one call less
-                _engine._backprop(self.grad_fn, one, builtins.bool(retain_graph))
+            else:  # what run() does for this case, one call less (retain_graph: truthiness)
+                _engine._backprop(self.grad_fn, one, retain_graph)
             return
         from .autograd.functional import backward as _backward
 

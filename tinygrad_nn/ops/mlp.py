@@ -66,7 +66,7 @@ class MLP(Op):
         zero, half, one = _CONSTS.get(dt) or consts(dt)
         record = x.requires_grad
         parents, arrays = [x], [a]
-        edges, needs = [(x.grad_fn or x) if record else None], [record]
+        edges = [(x.grad_fn or x) if record else None]
         outs = []
         for m, act in zip(linears, cls.acts, strict=True):
             w, b = m.weight, m.bias
@@ -87,7 +87,6 @@ class MLP(Op):
             parents += (w, b)
             arrays += (wd, bd)
             edges += (w if rw else None, b if rb else None)  # leaves: their own edge
-            needs += (rw, rb)
             if rw or rb:
                 record = True
             # act(z) in place (z is this layer's own fresh array), with in-place operators and
@@ -106,11 +105,11 @@ class MLP(Op):
         if not (record and mode.enabled):
             return Tensor._make(a, None, False)
         node = _new(cls)
-        node.needs_input_grad = needs
         node.parents = parents
         node.arrays = arrays
         node.edges = edges
         node.outs = outs
+        node.one = one  # σ' reads it
         node.seq = next(_seq)  # Op._result, specialised (saves_out): one call less per forward
         node.epoch = clock[0]
         result = Tensor._make(a, node, True)
@@ -123,9 +122,8 @@ class MLP(Op):
     def backward(self, g):
         if isinstance(g, Tensor):
             return self._backward_graph(g)
-        n, acts, outs, arrays = self.needs_input_grad, self.acts, self.outs, self.arrays
+        e, acts, outs, arrays, one = self.edges, self.acts, self.outs, self.arrays, self.one
         grads = [None] * len(arrays)
-        one = (_CONSTS.get(arrays[0].dtype) or consts(arrays[0].dtype))[2]
         for l in range(len(acts) - 1, -1, -1):
             act, a = acts[l], outs[l]  # δ = g ⊙ act'(z) from a = act(z): BP1 (l = L), BP2 below
             if act == "sigmoid":  # σ' = a(1 − a) (elementwise.sigmoid_grad, inlined)
@@ -139,15 +137,21 @@ class MLP(Op):
             else:
                 delta = g
             i = 2 * l + 1
-            if n[i] or n[i + 1]:  # BP4, BP3
+            need_w, need_b = e[i] is not None, e[i + 1] is not None
+            if need_w or need_b:  # BP4, BP3
                 grads[i], grads[i + 1] = param_grads(delta, outs[l - 1] if l else arrays[0],
-                                                     n[i], n[i + 1])
-            if l == 0 and not n[0]:
+                                                     need_w, need_b)
+            if l == 0 and e[0] is None:
                 break
             g = delta.dot(arrays[i])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}
-        if n[0]:
+        if e[0] is not None:
             grads[0] = g
         return grads
+
+    @property
+    def needs_input_grad(self) -> list[bool]:
+        """Per parent, whether it gets a gradient (``MLP.call`` records only the edges)."""
+        return [e is not None for e in self.edges]
 
     def _backward_graph(self, g):
         """create_graph: rebuild the forward with tracked per-layer ops and differentiate it."""
