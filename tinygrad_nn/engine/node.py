@@ -3,7 +3,9 @@
 An op is a small class with ``forward(self, *arrays, **params) -> ndarray`` and
 ``backward(self, grad) -> tuple`` (one gradient, or ``None``, per input). ``Op.apply`` runs
 ``forward`` on the inputs' NumPy arrays and, when grad mode is on and an input requires grad,
-keeps the op instance as the output's ``grad_fn``: the node of the graph. The node then holds
+keeps the op instance as the output's ``grad_fn``: the node of the graph. (The two ops of the
+training step's hot path, ``ops.mlp.MLP`` and ``ops.loss.SquaredError``, also have a ``call``
+classmethod that does the same in one pass with their forward.) The node then holds
 
 - ``parents``: the inputs as given (Tensors, or constants such as a Python scalar);
 - ``arrays``: the inputs as forward saw them (NumPy arrays, or the constants);
