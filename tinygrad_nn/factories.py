@@ -31,7 +31,7 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
 
 def from_numpy(arr: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``arr`` (as ``torch.from_numpy``)."""
-    if type(arr) is not np.ndarray and not isinstance(arr, np.ndarray):
+    if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     return Tensor._make(arr, None, False)
 

@@ -18,7 +18,6 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtypes as _dt
-from .engine import anomaly as _anomaly
 from .engine import backward as _engine
 from .engine import node as _node
 from .engine.grad_mode import mode as _mode
@@ -312,14 +311,9 @@ class Tensor:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if (gradient is None and inputs is None and not create_graph
                 and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
-            data = self.data
-            one = _engine.ONES.get(data.dtype) if data.ndim == 0 else np.ones_like(data)
-            if one is None:
-                one = _engine.one(data.dtype)
-            if _anomaly.enabled:
-                _engine.run((self,), (one,), builtins.bool(retain_graph), False)
-            else:  # what run() does for this case, one call less (retain_graph: truthiness)
-                _engine._backprop(self.grad_fn, one, retain_graph)
+            data = self.data  # d(self)/d(self): 0-d, or ones of a one-element shape
+            one = _engine.one(data.dtype) if data.ndim == 0 else np.ones_like(data)
+            _engine.run((self,), (one,), builtins.bool(retain_graph), False)
             return
         from .autograd.functional import backward as _backward
 
@@ -962,19 +956,20 @@ def parse_to_args(args: tuple, kwargs: dict):
 def reset_grads(params, set_to_none: bool = True) -> None:
     """``zero_grad`` of modules and optimizers: each ``p.grad`` to None, or to zeros in place
     (then detached from any graph, as PyTorch)."""
-    for p in params:
-        if p._grad is None:
-            continue
-        if set_to_none:
+    if set_to_none:
+        for p in params:
             p._grad = None
+        return
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if g.grad_fn is not None:
+            g.detach_()
         else:
-            g = p.grad
-            if g.grad_fn is not None:
-                g.detach_()
-            else:
-                g.requires_grad = False
-            g.data.fill(0)
-            g._bump_version()
+            g.requires_grad = False
+        g.data.fill(0)
+        g._bump_version()
 
 
 def _overwrite(t: Tensor, src: Tensor) -> Tensor:

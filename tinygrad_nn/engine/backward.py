@@ -36,14 +36,14 @@ FREED = (
 )
 
 
-ONES = {}  # dtype -> one(dtype)
+_ONES = {}
 
 
 def one(dtype) -> np.ndarray:
     """d(loss)/d(loss) for a scalar loss: a shared read-only 0-d 1 (rules never write into g)."""
-    a = ONES.get(dtype)
+    a = _ONES.get(dtype)
     if a is None:
-        a = ONES[dtype] = np.ones((), dtype)
+        a = _ONES[dtype] = np.ones((), dtype)
         a.flags.writeable = False
     return a
 
@@ -71,10 +71,6 @@ def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None)
     are returned (``None`` where none arrived) and no ``.grad`` is touched; otherwise leaves
     accumulate into ``.grad``.
     """
-    if capture is None and not create_graph and not anomaly.enabled and len(roots) == 1:
-        node = roots[0].grad_fn
-        if node is not None:  # loss.backward(): the common case, on its own lean loop
-            return _backprop(node, root_grads[0], retain_graph)
     grads = {}  # node -> gradient of its output, summed over its consumers so far
     heap = []  # nodes, the newest first (Op.__lt__ compares creation numbers in reverse)
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
@@ -147,13 +143,13 @@ def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None)
                     heappush(heap, e)
             if not retain_graph:
                 node.release()
-            if nxt is not None and heap:  # other nodes are pending: the heap orders them
-                grads[nxt] = nxt_g
-                heappush(heap, nxt)
-                nxt = None
             if nxt is not None:
-                node, g = nxt, nxt_g
-            elif heap:
+                if not heap:  # the only pending node: next, directly
+                    node, g = nxt, nxt_g
+                    continue
+                grads[nxt] = nxt_g  # other nodes are pending: the heap orders them
+                heappush(heap, nxt)
+            if heap:
                 node = heappop(heap)
                 g = grads.pop(node)
             else:
@@ -168,65 +164,6 @@ def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None)
         return results
     for leaf, g in leaf_grads.values():  # roots that are leaves themselves
         _accumulate(leaf, g if create_graph else np.array(g, copy=True), create_graph)
-
-
-def _backprop(node, g, retain_graph: bool) -> None:
-    """``run`` for one root node, NumPy gradients into the leaves' ``.grad``, no anomaly mode.
-
-    The same order and rules as ``run``'s loop, less what this case never needs (captured
-    results, gradients that are Tensors, NaN checks): the per-node cost of every
-    ``loss.backward()``.
-    """
-    grads = {}
-    heap = []
-    prev_mode = mode.enabled
-    mode.enabled = False
-    try:
-        while True:
-            if node.freed:
-                raise RuntimeError(FREED)
-            if node._retained is not None:
-                _retain(node, g, False)
-            if node.epoch != clock[0]:  # something was modified in place since the forward
-                node.check_saved()
-            in_grads = node.backward(g)
-            if not node.exact_grads:
-                in_grads = _fit(node, in_grads, False)
-            fresh = node.fresh_grads
-            nxt = nxt_g = None
-            for e, gi in zip(node.edges, in_grads, strict=False):
-                if e is None or gi is None:
-                    continue
-                if isinstance(e, _Tensor):  # a leaf: it keeps a fresh array as is
-                    if e._grad is None and (
-                        fresh or (type(gi) is np.ndarray and gi.base is None and gi is not g)
-                    ):
-                        e._grad = gi
-                    else:
-                        _accumulate(e, gi, False)
-                elif e is nxt:
-                    nxt_g = nxt_g + gi
-                elif e in grads:
-                    grads[e] = grads[e] + gi
-                elif nxt is None:
-                    nxt, nxt_g = e, gi
-                else:
-                    grads[e] = gi
-                    heappush(heap, e)
-            if not retain_graph:
-                node.release()
-            if nxt is not None:
-                if not heap:  # the only pending node: next, directly
-                    node, g = nxt, nxt_g
-                    continue
-                grads[nxt] = nxt_g
-                heappush(heap, nxt)
-            if not heap:
-                return
-            node = heappop(heap)
-            g = grads.pop(node)
-    finally:
-        mode.enabled = prev_mode
 
 
 def _fit(node, in_grads, create_graph):

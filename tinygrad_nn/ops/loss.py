@@ -21,9 +21,10 @@ from .matmul import _ones
 _new = object.__new__
 
 
-def _same(a: np.ndarray, shape: tuple, dt: np.dtype) -> bool:
-    """a has this shape and dtype (``is`` first: dtype ``==`` is slow)."""
-    return a.shape == shape and (a.dtype is dt or a.dtype == dt)
+def _sum_squares(d: np.ndarray, scale: float) -> np.ndarray:
+    """``scale · Σ d²`` as a 0-d array of d's dtype (one BLAS dot)."""
+    flat = d.reshape(-1)
+    return np.array(flat.dot(flat) * scale, dtype=d.dtype)
 
 
 class SquaredError(Op):
@@ -36,8 +37,7 @@ class SquaredError(Op):
         ``scale · Σ (x − y)²``, 0-d. The hot path of ``nn.QuadraticCost``."""
         a, t = x.data, y.data
         d = a - t
-        flat = d.reshape(-1)
-        out = np.array(flat.dot(flat) * scale, dtype=d.dtype)
+        out = _sum_squares(d, scale)
         rx, ry = x.requires_grad, y.requires_grad
         if not ((rx or ry) and mode.enabled):
             return Tensor._make(out, None, False)
@@ -53,14 +53,14 @@ class SquaredError(Op):
         """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
         d = x - y
         self.d, self.scale, self.axis = d, scale, axis
-        dt, shape = d.dtype, d.shape
-        if not (type(y) is np.ndarray and y.dtype is x.dtype and y.shape == x.shape) and (
-            not _same(x, shape, dt) or (isinstance(y, np.ndarray) and not _same(y, shape, dt))
-        ):  # (the first test is the common case, cheap; the second is exact)
+        if (
+            d.shape != x.shape
+            or d.dtype != x.dtype
+            or (isinstance(y, np.ndarray) and (d.shape != y.shape or d.dtype != y.dtype))
+        ):
             self.exact_grads = False  # broadcast or promoted: let the engine reduce/cast
         if axis is None:
-            flat = d.reshape(-1)
-            return np.array(flat.dot(flat) * scale, dtype=dt)
+            return _sum_squares(d, scale)
         sq = d * d
         if axis == "none":
             return sq * scale if scale != 1.0 else sq
@@ -124,16 +124,16 @@ class SoftmaxCrossEntropy(Op):
             d = self.p.copy()
             d[self.rows, self.t] -= 1.0
         w, reduction = self.w, self.reduction
+        mean = reduction == "mean" and self.denom  # (Σ w = 0: every row ignored, or no rows)
         if reduction == "none":
             gcol = g.unsqueeze(1) if isinstance(g, Tensor) else g[:, None]
-            scale = gcol if w is None else gcol * w[:, None]
-        elif w is None:  # (an empty batch: d is empty, any scale will do)
-            scale = g / self.denom if reduction == "mean" and self.denom else g
-        else:  # every row ignored (Σ w = 0): zero gradient, as PyTorch
-            scale = (w / self.denom if reduction == "mean" and self.denom else w)[:, None] * g
-        if isinstance(d, Tensor) or getattr(scale, "ndim", 0):
+            return (d * (gcol if w is None else gcol * w[:, None]),)
+        if w is not None:  # all ignored: w = 0, a zero gradient, as PyTorch
+            return (d * ((w / self.denom if mean else w)[:, None] * g),)
+        scale = g / self.denom if mean else g
+        if isinstance(d, Tensor):
             return (d * scale,)
-        d *= scale  # the usual scalar loss: d is our own fresh array
+        d *= scale  # the usual scalar loss: d is this call's own fresh array
         return (d,)
 
     def _onehot(self, dtype):

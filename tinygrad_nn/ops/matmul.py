@@ -69,9 +69,7 @@ def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
         big = rows > 1 and delta.shape[1] * a.shape[1] >= 16384
         gw = np.matmul(delta.T, a) if big else delta.T.dot(a)
     if need_b:  # BP3
-        ones = _ONES.get((rows, dt))
-        gb = (_ones(rows, dt) if ones is None else ones).dot(delta)
-    return gw, gb
+        gb = _ones(rows, dt).dot(delta)
     return gw, gb
 
 

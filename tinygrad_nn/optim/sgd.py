@@ -32,15 +32,14 @@ _LR: dict = {}  # (lr, dtype) -> lr as a read-only 0-d array of that dtype
 _BIG = 65536  # elements: from here the product lr·g goes to a scratch buffer (below)
 
 
-def _plain_update(params: list, lr: float, state: dict) -> None:
+def _plain_update(params: list, lr: float, scratch: Callable[[int, np.dtype], np.ndarray]) -> None:
     """``p −= lr · g`` for every parameter with a gradient, in place; one version-clock tick.
 
     lr multiplies as a 0-d array of the parameter's dtype (a Python float costs a scalar
     conversion per call); the product rounds as with the float (NumPy casts a weak float to the
-    array's dtype). For a large parameter the product is written into a buffer the optimizer
-    keeps (``state["_scratch"]``: dtype -> 1-D array, in the optimizer's ``__dict__``; made on
-    first use, as a loaded or unpickled optimizer lacks it too) instead of a fresh array: a fresh
-    1.6 MB temporary per step costs more (allocation, first touch of its memory) than the product.
+    array's dtype). For a large parameter the product goes into ``scratch(n, dtype)``, a buffer
+    the optimizer reuses, instead of a fresh array: a fresh 1.6 MB temporary per step costs more
+    (allocation, first touch of its memory) than the product.
     """
     clock[0] += 1
     stamp = clock[0]
@@ -63,14 +62,8 @@ def _plain_update(params: list, lr: float, state: dict) -> None:
         if g.size < _BIG:
             d -= g * c
         else:
-            scratch = state.get("_scratch")
-            if scratch is None:
-                scratch = state["_scratch"] = {}
-            buf = scratch.get(dt)
-            if buf is None or buf.size < g.size:
-                buf = scratch[dt] = np.empty(g.size, dt)
-            prod = buf[: g.size].reshape(g.shape)
-            np.multiply(g, c, out=prod)
+            prod = scratch(g.size, dt)[: g.size].reshape(g.shape)
+            np.multiply(g, c, prod)
             d -= prod
         vc = p._vc
         vc[0] += 1
@@ -104,6 +97,15 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
+    def _scratch(self, n: int, dtype: np.dtype) -> np.ndarray:
+        """A reused 1-D buffer of at least n elements of dtype (made on first use: a loaded or
+        unpickled optimizer has none yet)."""
+        bufs = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = bufs.get(dtype)
+        if buf is None or buf.size < n:
+            buf = bufs[dtype] = np.empty(n, dtype)
+        return buf
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = None if closure is None else self._closure(closure)
@@ -113,7 +115,7 @@ class SGD(Optimizer):
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
             if momentum == 0 and weight_decay == 0:  # the plain (book's) update: p −= η g
-                _plain_update(group["params"], -lr if maximize else lr, self.__dict__)
+                _plain_update(group["params"], -lr if maximize else lr, self._scratch)
                 continue
             dampening = group["dampening"]
             nesterov = group["nesterov"]
