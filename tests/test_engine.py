@@ -259,6 +259,43 @@ def test_enable_grad_as_decorator_inside_no_grad(parens):
     assert out.requires_grad
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("outer", [False, True])
+def test_custom_backward_runs_with_grad_mode_equal_to_create_graph(create_graph, outer):
+    """As PyTorch: a Function's backward sees grad mode on exactly under create_graph, whatever
+    the mode around the backward call, and the mode around it is restored after."""
+    seen = []
+
+    class Probe(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(tg.is_grad_enabled())
+            return g * 2.0
+
+    x = leaf([1.0, 3.0])
+    y = Probe.apply(x).sum()
+    with tg.set_grad_enabled(outer):
+        y.backward(create_graph=create_graph)
+        assert tg.is_grad_enabled() is outer
+    assert seen == [create_graph]
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_plain_backward_adds_into_a_create_graph_grad_without_recording():
+    """A .grad left by a create_graph pass requires grad; a later plain backward adds to it out
+    of place and records nothing (the sum neither requires grad nor has a grad_fn)."""
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward(create_graph=True)
+    assert x.grad.requires_grad and x.grad.grad_fn is not None
+    (x * 3.0).sum().backward()
+    assert not x.grad.requires_grad and x.grad.grad_fn is None
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 7.0])
+
+
 def test_grad_modes_nest_and_restore():
     x = leaf(1.0)
     with tg.no_grad():

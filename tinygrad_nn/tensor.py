@@ -20,6 +20,7 @@ import numpy as np
 from . import dtypes as _dt
 from .engine import backward as _engine
 from .engine import node as _node
+from .engine.constants import consts
 from .engine.grad_mode import mode as _mode
 from .engine.grad_mode import no_grad
 from .engine.node import clock as _clock
@@ -310,10 +311,8 @@ class Tensor:
     ) -> None:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if (gradient is None and inputs is None and not create_graph
-                and self.grad_fn is not None and self.data.size == 1):  # the usual loss.backward()
-            data = self.data  # d(self)/d(self): 0-d, or ones of a one-element shape
-            one = _engine.one(data.dtype) if data.ndim == 0 else np.ones_like(data)
-            _engine.run((self,), (one,), builtins.bool(retain_graph), False)
+                and self.grad_fn is not None and self.data.ndim == 0):  # the usual loss.backward()
+            _engine.run((self,), (consts[self.data.dtype][2],), retain_graph, False)  # 1 = dC/dC
             return
         from .autograd.functional import backward as _backward
 

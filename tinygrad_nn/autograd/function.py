@@ -44,7 +44,7 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         if getattr(self, "_freed", False):
-            from ..engine.backward import FREED
+            from ..engine.node import FREED
 
             raise RuntimeError(FREED)
         saved = getattr(self, "_saved", ())
@@ -87,8 +87,14 @@ class FunctionNode(Op):
         return self.fn.__name__ + "Backward"
 
     def backward(self, g):
-        wrap = g if isinstance(g, Tensor) else Tensor._make(g, None, False)
-        grads = self.fn.backward(self.ctx, wrap)
+        if isinstance(g, Tensor):  # create_graph: the engine runs this with grad mode on
+            grads = self.fn.backward(self.ctx, g)
+        else:  # as PyTorch, a backward without create_graph runs with grad mode off
+            prev, mode.enabled = mode.enabled, False
+            try:
+                grads = self.fn.backward(self.ctx, Tensor._make(g, None, False))
+            finally:
+                mode.enabled = prev
         if not isinstance(grads, tuple):
             grads = (grads,)
         n_in = len(self.parents)

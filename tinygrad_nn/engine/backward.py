@@ -22,30 +22,11 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from . import anomaly
-from .grad_mode import mode
+from .grad_mode import enable_grad, mode, no_grad
 from .node import bump, clock
 
 _Tensor = None  # set by tinygrad_nn.tensor (import order: the engine comes first)
 _make = None  # Tensor._make
-
-FREED = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved tensors after calling backward."
-)
-
-
-_ONES = {}
-
-
-def one(dtype) -> np.ndarray:
-    """d(loss)/d(loss) for a scalar loss: a shared read-only 0-d 1 (rules never write into g)."""
-    a = _ONES.get(dtype)
-    if a is None:
-        a = _ONES[dtype] = np.ones((), dtype)
-        a.flags.writeable = False
-    return a
 
 
 def sum_to(g, shape):
@@ -64,13 +45,21 @@ def sum_to(g, shape):
     return g.reshape(shape)
 
 
-def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None):
+def run(roots, root_grads, retain_graph: bool | None, create_graph: bool, capture=None):
     """Backpropagate ``root_grads`` (arrays, or Tensors under create_graph) from ``roots``.
 
     With ``capture`` (a sequence of Tensors, for ``autograd.grad``) the gradients of those tensors
     are returned (``None`` where none arrived) and no ``.grad`` is touched; otherwise leaves
     accumulate into ``.grad``.
+
+    Grad mode is left as it is, unless create_graph needs it on for the rules to record (NumPy-
+    mode rules compute on arrays and record nothing whatever the mode; the two places that run
+    Tensor code there, custom Functions' backward and accumulating into a ``.grad`` that requires
+    grad, turn it off themselves, as PyTorch runs such a backward with grad mode off).
     """
+    if create_graph and not mode.enabled:
+        with enable_grad():
+            return run(roots, root_grads, retain_graph, create_graph, capture)
     grads = {}  # node -> gradient of its output, summed over its consumers so far
     heap = []  # nodes, the newest first (Op.__lt__ compares creation numbers in reverse)
     leaf_grads = {}  # id(leaf) -> [leaf, gradient]  (by id: a Tensor's == is elementwise)
@@ -101,61 +90,53 @@ def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None)
         results = [None] * len(capture)
     check_nan = anomaly.enabled
     np_mode = not create_graph  # gradients are arrays (else Tensors with a graph of their own)
-    prev_mode = mode.enabled
-    mode.enabled = create_graph
-    try:
-        while node is not None:
-            if node.freed:
-                raise RuntimeError(FREED)
-            if node._retained is not None and capture is None:
-                _retain(node, g, create_graph)
-            if captured and node in captured:
-                results[captured[node]] = g
-            if node.epoch != clock[0]:  # something was modified in place since the forward
-                node.check_saved()
-            in_grads = node.backward(g)
-            if check_nan:
-                anomaly.check(node, in_grads)
-            if not node.exact_grads:  # undo broadcasting, restore the inputs' dtypes
-                in_grads = _fit(node, in_grads, create_graph)
-            fresh = np_mode and node.fresh_grads
-            nxt = nxt_g = None
-            for e, gi in zip(node.edges, in_grads, strict=False):
-                if e is None or gi is None:
-                    continue
-                if isinstance(e, _Tensor):  # a leaf
-                    if capture is not None:
-                        _add_leaf(leaf_grads, e, gi)
-                    elif e._grad is None and (
-                        fresh or (type(gi) is np.ndarray and gi.base is None and gi is not g)
-                    ):  # a fresh array: the leaf owns it (wrapped when ``.grad`` is read)
-                        e._grad = gi
-                    else:
-                        _accumulate(e, gi, create_graph)
-                elif e is nxt:
-                    nxt_g = nxt_g + gi
-                elif e in grads:
-                    grads[e] = grads[e] + gi
-                elif nxt is None:
-                    nxt, nxt_g = e, gi
+    keep_fresh = np_mode and capture is None  # leaves may keep fresh arrays (see _to_leaf)
+    while node is not None:
+        if node.epoch != clock[0]:  # freed (epoch -1), or something was modified in place
+            node.check_saved()  # since the forward: raises if it was a tensor node reads
+        if node._retained is not None and capture is None:
+            _retain(node, g, create_graph)
+        if captured and node in captured:
+            results[captured[node]] = g
+        in_grads = node.backward(g)
+        if check_nan:
+            anomaly.check(node, in_grads)
+        if not node.exact_grads:  # undo broadcasting, restore the inputs' dtypes
+            in_grads = _fit(node, in_grads, create_graph)
+        keep = keep_fresh and node.fresh_grads
+        nxt = nxt_g = None
+        # (no strict=: a keyword argument makes zip a slow call, and rules may return fewer)
+        for e, gi in zip(node.edges, in_grads):  # noqa: B905
+            if gi is None or e is None:
+                continue
+            if isinstance(e, _Tensor):  # a leaf
+                if keep and e._grad is None:  # a fresh array: the leaf owns it (wrapped
+                    e._grad = gi  # into a Tensor when ``.grad`` is read)
                 else:
-                    grads[e] = gi
-                    heappush(heap, e)
-            if not retain_graph:
-                node.release()
-            if nxt is not None:
-                if not heap:  # the only pending node: next, directly
-                    node, g = nxt, nxt_g
-                    continue
-                grads[nxt] = nxt_g  # other nodes are pending: the heap orders them
-                heappush(heap, nxt)
-            if heap:
-                node = heappop(heap)
-                g = grads.pop(node)
+                    _to_leaf(e, gi, g, leaf_grads if capture is not None else None,
+                             create_graph)
+            elif e is nxt:
+                nxt_g = nxt_g + gi
+            elif e in grads:
+                grads[e] = grads[e] + gi
+            elif nxt is None:
+                nxt, nxt_g = e, gi
             else:
-                node = None
-    finally:
-        mode.enabled = prev_mode
+                grads[e] = gi
+                heappush(heap, e)
+        if not retain_graph:
+            node.release()
+        if nxt is not None:
+            if not heap:  # the only pending node: next, directly
+                node, g = nxt, nxt_g
+                continue
+            grads[nxt] = nxt_g  # other nodes are pending: the heap orders them
+            heappush(heap, nxt)
+        if heap:
+            node = heappop(heap)
+            g = grads.pop(node)
+        else:
+            node = None
     if capture is not None:
         for k, t in enumerate(capture):
             if t.grad_fn is None:
@@ -169,7 +150,7 @@ def run(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None)
 def _fit(node, in_grads, create_graph):
     """Each input's gradient reduced to the input's shape (``sum_to``) and cast to its dtype."""
     out = []
-    for e, gi, p in zip(node.edges, in_grads, node.parents, strict=False):
+    for e, gi, p in zip(node.edges, in_grads, node.parents):  # noqa: B905 (as in run)
         if e is not None and gi is not None:
             pdata = p.data
             if gi.shape != pdata.shape:
@@ -178,6 +159,18 @@ def _fit(node, in_grads, create_graph):
                 gi = gi.to(pdata.dtype) if create_graph else gi.astype(pdata.dtype)
         out.append(gi)
     return out
+
+
+def _to_leaf(leaf, g, upstream, store, create_graph):
+    """Hand ``g`` to ``leaf``: into ``store`` when capturing (``autograd.grad``), else to its
+    ``.grad``: as is if it is a fresh array of its own (not a view, not the node's upstream
+    gradient ``upstream``) and the leaf has none yet, else accumulated."""
+    if store is not None:
+        _add_leaf(store, leaf, g)
+    elif leaf._grad is None and type(g) is np.ndarray and g.base is None and g is not upstream:
+        leaf._grad = g
+    else:
+        _accumulate(leaf, g, create_graph)
 
 
 def _add_leaf(store, leaf, g):
@@ -207,8 +200,11 @@ def _accumulate(t, g, create_graph):
         return
     if t.grad is None:
         t.grad = _make(np.array(g, dtype=t.data.dtype), None, False)
-    elif create_graph or t.grad.requires_grad:
+    elif create_graph:
         t.grad = t.grad + _Tensor._make(g, None, False)
+    elif t.grad.requires_grad:  # a .grad kept from a create_graph pass: out of place, unrecorded
+        with no_grad():
+            t.grad = t.grad + _Tensor._make(g, None, False)
     else:
         np.add(t.grad.data, g, out=t.grad.data)
         bump(t.grad._vc)

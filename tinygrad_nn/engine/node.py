@@ -40,6 +40,13 @@ from .grad_mode import mode
 _seq = itertools.count()  # creation order of nodes: backward runs in decreasing order
 clock = [0]  # the in-place clock: ticks on every in-place change of any tensor
 
+FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
 
 def bump(vc: list) -> None:
     """Record an in-place change of the tensor(s) sharing version counter ``vc``."""
@@ -137,7 +144,11 @@ class Op:
         return vcs
 
     def check_saved(self) -> None:
-        """Raise PyTorch's error if a tensor that backward reads was modified in place since."""
+        """Raise PyTorch's error if a tensor that backward reads was modified in place since the
+        forward, or if the node was freed by an earlier backward (the engine calls this when
+        ``epoch`` is not the clock's value: a freed node's is -1)."""
+        if self.freed:
+            raise RuntimeError(FREED)
         for vc in self.saved_vcs():
             if vc[1] > self.epoch:
                 raise RuntimeError(
@@ -157,6 +168,7 @@ class Op:
         d["seq"] = seq  # still orders the heap if a later backward reaches this node (and raises)
 
     freed = False
+    epoch = -1  # the clock when recorded (set by _result); -1 once freed
 
 
 def xp(grad):

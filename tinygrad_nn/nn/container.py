@@ -44,11 +44,10 @@ class _Chain:
     and that no class's ``forward`` was patched since; if one did, the modules run one by one.
     """
 
-    __slots__ = ("linears", "op", "modules", "classes", "seen")
+    __slots__ = ("layers", "op", "modules", "classes", "seen")
 
     def __init__(self, modules: list[Module]) -> None:
         self.modules = tuple(modules)
-        self.linears = tuple(m for m in modules if type(m) is Linear)
         self.classes = tuple((c, _FORWARDS[c]) for c in dict.fromkeys(type(m) for m in modules))
         self.seen = -1  # the forward_overrides count under which the modules were last checked
         acts, i = [], 0
@@ -57,6 +56,7 @@ class _Chain:
             acts.append(act)
             i += 2 if act else 1
         self.op = _MLP.of(tuple(acts))
+        self.layers = tuple(zip((m for m in modules if type(m) is Linear), acts, strict=True))
 
     def __call__(self, x: Any) -> Any:
         if self.seen != forward_overrides[0]:
@@ -67,7 +67,7 @@ class _Chain:
                     break
             else:
                 try:
-                    return self.op.call(x, self.linears)
+                    return self.op.call(x, self.layers)
                 except (AttributeError, TypeError, ValueError):
                     pass  # not a Tensor, mixed dtypes, shapes that don't fit: the modules raise
         for m in self.modules:  # PyTorch's errors, or forwards of their own

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.constants import consts
 from ..engine.node import Op, xp
 from ..tensor import Tensor
 
@@ -153,27 +154,9 @@ class Abs(Op):
         return (g * xp(g).sign(x),)
 
 
-_CONSTS: dict = {}
-
-
-def consts(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read-only 0-d arrays ``(0, ½, 1)`` of ``dtype``, the constants of the activation rules.
-
-    As a ufunc operand a 0-d array of the result's dtype costs half of what a Python float does
-    (no scalar conversion and weak-type resolution per call) and never changes the result dtype.
-    """
-    c = _CONSTS.get(dtype)
-    if c is None:
-        c = tuple(np.array(v, dtype) for v in (0.0, 0.5, 1.0))
-        for a in c:
-            a.flags.writeable = False
-        _CONSTS[dtype] = c
-    return c
-
-
 def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x."""
-    half = consts(out.dtype)[1]  # (in-place operators, positional out: the cheapest calls)
+    half = consts[out.dtype][1]  # (in-place operators, positional out: the cheapest calls)
     np.multiply(x, half, out)
     np.tanh(out, out)
     out *= half
@@ -183,7 +166,7 @@ def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def sigmoid_grad(g: np.ndarray, s: np.ndarray) -> np.ndarray:
     """g ⊙ σ'(x) from s = σ(x): σ' = s (1 − s). A fresh array (a NumPy scalar for 0-d s)."""
-    d = consts(s.dtype)[2] - s
+    d = consts[s.dtype][2] - s
     d *= s  # (rebinds when 0-d: NumPy gives scalars there)
     d *= g
     return d
@@ -191,7 +174,7 @@ def sigmoid_grad(g: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def tanh_grad(g: np.ndarray, t: np.ndarray) -> np.ndarray:
     """g ⊙ tanh'(x) from t = tanh(x): tanh' = 1 − t². A fresh array (a scalar for 0-d t)."""
-    d = consts(t.dtype)[2] - t * t
+    d = consts[t.dtype][2] - t * t
     d *= g
     return d
 
@@ -200,7 +183,7 @@ def relu_grad(g: np.ndarray, a: np.ndarray) -> np.ndarray:
     """g ⊙ relu'(z) = g ⊙ [a > 0] from a = relu(z) (relu'(0) = 0). A fresh array: writing into g
     instead (``out=g``, with the bool mask cast on the fly) measured slower, with page faults
     on every step of the wide benchmark."""
-    return np.multiply(g, np.greater(a, consts(a.dtype)[0]))
+    return np.multiply(g, np.greater(a, consts[a.dtype][0]))
 
 
 class Sigmoid(Op):

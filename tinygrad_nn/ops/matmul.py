@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.constants import ones
 from ..engine.node import Op, xp
 from ..tensor import Tensor
 
@@ -37,21 +38,6 @@ class Matmul(Op):
         return (g @ y.mT if n[0] else None), (x.mT @ g if n[1] else None)
 
 
-_ONES: dict = {}
-
-
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only (n,) array of ones (cached for batch sizes up to 4096)."""
-    key = (n, dtype)
-    o = _ONES.get(key)
-    if o is None:
-        o = np.ones(n, dtype)
-        o.flags.writeable = False
-        if n <= 4096:
-            _ONES[key] = o
-    return o
-
-
 def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
     """BP4 and BP3 of a layer z = a Wᵀ + b: ``(∂C/∂W, ∂C/∂b) = (δᵀ a, Σ_rows δ)``.
 
@@ -62,14 +48,11 @@ def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
     if delta.ndim != 2:
         delta = delta.reshape(-1, delta.shape[-1])
         a = a.reshape(-1, a.shape[-1])
-    rows, dt = delta.shape[0], delta.dtype
-    gw = gb = None
-    if need_w:  # BP4. matmul's kernel is 5-15% faster for large thin products, ndarray.dot
-        # (no np.dot dispatch layer) for small ones and for one row (matmul's outer product is slow)
-        big = rows > 1 and delta.shape[1] * a.shape[1] >= 16384
-        gw = np.matmul(delta.T, a) if big else delta.T.dot(a)
-    if need_b:  # BP3
-        gb = _ones(rows, dt).dot(delta)
+    rows = len(delta)
+    # BP4: ndarray.dot (no np.dot dispatch layer) for a few rows (matmul's outer product, one
+    # row, is 7x slower), matmul's kernel for many
+    gw = (np.matmul(delta.T, a) if rows > 32 else delta.T.dot(a)) if need_w else None
+    gb = ones[delta.dtype][rows].dot(delta) if need_b else None  # BP3
     return gw, gb
 
 

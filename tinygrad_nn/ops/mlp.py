@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.constants import consts
 from ..engine.grad_mode import mode
 from ..engine.node import Op
 from ..tensor import Tensor
-from .elementwise import consts, relu_grad, sigmoid_grad, sigmoid_into, tanh_grad
+from .elementwise import relu_grad, sigmoid_grad, sigmoid_into, tanh_grad
 from .matmul import Linear, param_grads
 
 _new = object.__new__
+_GRADS = {"sigmoid": sigmoid_grad, "relu": relu_grad, "tanh": tanh_grad, None: None}  # act'
 
 
 class MLP(Op):
     """inputs: x, W_1, b_1, ..., W_L, b_L (a bias may be None); ``acts``: one per layer.
 
     ``MLP.of(acts)`` is the op for one architecture (acts and ``saves`` as class attributes), and
-    ``MLP.of(acts).call(x, linears)`` runs and records it: the hot path of ``nn.Sequential``.
+    ``MLP.of(acts).call(x, layers)`` runs and records it: the hot path of ``nn.Sequential``.
     """
 
     saves_out = True
@@ -45,12 +47,17 @@ class MLP(Op):
         op = cls._cache.get(acts)
         if op is None:
             saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
-            op = cls._cache[acts] = type("MLP", (cls,), {"acts": acts, "saves": saves})
+            # backward's loop: (l, index of W_l in the inputs, act'-rule), the last layer first
+            layers_reversed = tuple(reversed([(l, 2 * l + 1, _GRADS[act])
+                                              for l, act in enumerate(acts)]))
+            op = cls._cache[acts] = type("MLP", (cls,), {
+                "acts": acts, "saves": saves, "layers_reversed": layers_reversed})
         return op
 
     @classmethod
-    def call(cls, x: Tensor, linears: tuple) -> Tensor:
-        """x through ``linears`` (one ``nn.Linear`` per act): ``Op.apply`` fused with the forward.
+    def call(cls, x: Tensor, layers: tuple) -> Tensor:
+        """x through ``layers``, pairs (``nn.Linear``, act) with this op's acts: ``Op.apply``
+        fused with the forward.
 
         One pass over the layers reads each weight and bias, computes the layer, and gathers the
         node's parents [x, W_1, b_1, ...] (a None bias included); the node is recorded if any of
@@ -62,12 +69,11 @@ class MLP(Op):
         if a.ndim == 0:  # ndarray.dot would broadcast a scalar
             raise ValueError("a 0-d input has no features")
         dt = a.dtype
-        zero = consts(dt)[0]
         record = x.requires_grad
         parents, arrays = [x], [a]
         edges = [(x.grad_fn or x) if record else None]
-        outs = []
-        for m, act in zip(linears, cls.acts, strict=True):
+        activations = [a]  # a^0 = x, a^1, ..., a^L (backward reads them)
+        for m, act in layers:
             w, b = m.weight, m.bias
             wd = w.data
             if wd.dtype is not dt:
@@ -91,10 +97,10 @@ class MLP(Op):
             if act == "sigmoid":  # act(z) in place: z is this layer's own fresh array
                 sigmoid_into(z, z)
             elif act == "relu":
-                np.maximum(z, zero, out=z)
+                np.maximum(z, consts[dt][0], out=z)  # (positional out is deprecated here)
             elif act == "tanh":
                 np.tanh(z, z)
-            outs.append(z)
+            activations.append(z)
             a = z
         if not (record and mode.enabled):
             return Tensor._make(a, None, False)
@@ -102,29 +108,20 @@ class MLP(Op):
         node.parents = parents
         node.arrays = arrays
         node.edges = edges
-        node.outs = outs
+        node.activations = activations
         return node._result(a)
 
     def backward(self, g):
         if isinstance(g, Tensor):
             return self._backward_graph(g)
-        e, acts, outs, arrays = self.edges, self.acts, self.outs, self.arrays
+        e, a, arrays = self.edges, self.activations, self.arrays
         grads = [None] * len(arrays)
-        for l in range(len(acts) - 1, -1, -1):
-            act, a = acts[l], outs[l]  # δ = g ⊙ act'(z) from a = act(z): BP1 (l = L), BP2 below
-            if act == "sigmoid":
-                delta = sigmoid_grad(g, a)
-            elif act == "relu":
-                delta = relu_grad(g, a)
-            elif act == "tanh":
-                delta = tanh_grad(g, a)
-            else:
-                delta = g
-            i = 2 * l + 1
+        for l, i, act_grad in self.layers_reversed:  # layer l: a[l + 1] = act(a[l] W_lᵀ + b_l)
+            # δ = g ⊙ act'(z), read off a = act(z): BP1 for the last layer, BP2 below
+            delta = g if act_grad is None else act_grad(g, a[l + 1])
             need_w, need_b = e[i] is not None, e[i + 1] is not None
             if need_w or need_b:  # BP4, BP3
-                grads[i], grads[i + 1] = param_grads(delta, outs[l - 1] if l else arrays[0],
-                                                     need_w, need_b)
+                grads[i], grads[i + 1] = param_grads(delta, a[l], need_w, need_b)
             if l == 0 and e[0] is None:
                 break
             g = delta.dot(arrays[i])  # BP2: δ^l W_l, the gradient w.r.t. a^{l-1}

@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.constants import Memo, readonly
 from ..engine.node import clock
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
-_LR: dict = {}  # (lr, dtype) -> lr as a read-only 0-d array of that dtype
+_LR = Memo(lambda key: readonly(np.array(*key)))  # [lr, dtype]: lr as a 0-d array of dtype
 
 
 _BIG = 65536  # elements: from here the product lr·g goes to a scratch buffer (below)
@@ -53,12 +54,7 @@ def _plain_update(params: list, lr: float, scratch: Callable[[int, np.dtype], np
         d = p.data
         if d.dtype is not dt:
             dt = d.dtype
-            c = _LR.get((lr, dt))
-            if c is None:
-                c = np.array(lr, dt)
-                c.flags.writeable = False
-                if len(_LR) < 64:  # a learning-rate schedule makes many
-                    _LR[(lr, dt)] = c
+            c = _LR[lr, dt]
         if g.size < _BIG:
             d -= g * c
         else:
