@@ -24,7 +24,7 @@ _new = object.__new__
 def _sum_squares(d: np.ndarray, scale: float) -> np.ndarray:
     """``scale · Σ d²`` as a 0-d array of d's dtype (one BLAS dot)."""
     flat = d.reshape(-1)
-    return np.array(flat.dot(flat) * scale, dtype=d.dtype)
+    return np.array(flat.dot(flat) * scale, d.dtype)
 
 
 class SquaredError(Op):

@@ -30,6 +30,7 @@ from .optimizer import Optimizer
 _LR = Memo(lambda key: readonly(np.array(*key)))  # [lr, dtype]: lr as a 0-d array of dtype
 
 
+_ARRAY = np.ndarray
 _BIG = 65536  # elements: from here the product lr·g goes to a scratch buffer (below)
 
 
@@ -46,10 +47,10 @@ def _plain_update(params: list, lr: float, scratch: Callable[[int, np.dtype], np
     stamp = clock[0]
     c = dt = None
     for p in params:
-        g = p._grad  # None, a Tensor, or the bare array backward stored (see Tensor.grad)
-        if g is None:
-            continue
-        if type(g) is not np.ndarray:
+        g = p._grad  # the bare array backward stored (see Tensor.grad), a Tensor, or None
+        if type(g) is not _ARRAY:
+            if g is None:
+                continue
             g = g.data
         d = p.data
         if d.dtype is not dt:
