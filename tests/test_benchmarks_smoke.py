@@ -115,3 +115,13 @@ def test_profile_step_wide_smoke():
     assert "wide training step (batch 256" in out
     assert_finite_rows(out, "total", 1, 1)
     assert_finite_rows(out, "step", 1, 1)
+
+
+def test_paired_ratio_is_the_median_of_same_repeat_ratios(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import run
+
+    by_repeat = {"a": {0: 2.0, 1: 4.0, 2: 9.0}, "b": {0: 1.0, 1: 1.0, 3: 5.0}}
+    assert run.paired_ratio(by_repeat, "a", "b") == 3.0  # repeats 0 and 1: ratios 2 and 4
+    assert run.paired_ratio(by_repeat, "b", "a") == 0.375
+    assert run.paired_ratio(by_repeat, "a", "missing") is None
