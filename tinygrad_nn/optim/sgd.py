@@ -110,35 +110,40 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = None if closure is None else self._closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
-            momentum = group["momentum"]
-            weight_decay = group["weight_decay"]
-            maximize = group["maximize"]
-            if momentum == 0 and weight_decay == 0:  # the plain (book's) update: p −= η g
-                _plain_update(group["params"], -lr if maximize else lr, self._scratch)
-                continue
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
-            state = self.state
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                d = p.data
-                grad = -g.data if maximize else g.data
-                if weight_decay != 0:
-                    grad = grad + weight_decay * d
-                if momentum != 0:
-                    st = state[p]
-                    buf = st.get("momentum_buffer")
-                    if buf is None:
-                        buf = st["momentum_buffer"] = Tensor._make(np.array(grad, copy=True),
-                                                                   None, False)
-                    else:
-                        b = buf.data
-                        b *= momentum
-                        b += (1 - dampening) * grad
-                    grad = grad + momentum * buf.data if nesterov else buf.data
-                d -= lr * grad
-                p._bump_version()
+            if group["momentum"] == 0 and group["weight_decay"] == 0:  # the book's p −= η g
+                lr = group["lr"]
+                _plain_update(group["params"], -lr if group["maximize"] else lr, self._scratch)
+            else:
+                self._update(group)
         return loss
+
+    def _update(self, group: dict) -> None:
+        """PyTorch's algorithm (the module docstring) for one group with momentum or decay."""
+        lr = group["lr"]
+        momentum = group["momentum"]
+        weight_decay = group["weight_decay"]
+        maximize = group["maximize"]
+        dampening = group["dampening"]
+        nesterov = group["nesterov"]
+        state = self.state
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            d = p.data
+            grad = -g.data if maximize else g.data
+            if weight_decay != 0:
+                grad = grad + weight_decay * d
+            if momentum != 0:
+                st = state[p]
+                buf = st.get("momentum_buffer")
+                if buf is None:
+                    buf = st["momentum_buffer"] = Tensor._make(np.array(grad, copy=True),
+                                                               None, False)
+                else:
+                    b = buf.data
+                    b *= momentum
+                    b += (1 - dampening) * grad
+                grad = grad + momentum * buf.data if nesterov else buf.data
+            d -= lr * grad
+            p._bump_version()
