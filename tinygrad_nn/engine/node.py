@@ -12,8 +12,9 @@ classmethod that does the same in one pass with their forward.) The node then ho
 - ``edges``: per input, where its gradient goes: the parent's ``grad_fn``, the parent itself if it
   is a leaf that requires grad, or ``None`` (no gradient needed);
 - ``needs_input_grad``: per input, ``edges[i] is not None`` (backward skips the rest);
-- ``epoch``: the in-place clock at creation. Every in-place change of a tensor ticks the global
-  clock and stamps the tensor's version counter (``_vc = [version, stamp]``, shared by views).
+- ``epoch``: the in-place clock at creation (-1 once the node is freed: it then fails the same
+  check, and ``check_saved`` raises). Every in-place change of a tensor ticks the global clock
+  and stamps the tensor's version counter (``_vc = [version, stamp]``, shared by views).
   Backward compares: if the clock has not moved since the node was made, nothing it saved can
   have changed (one int comparison); otherwise it checks the stamps of the tensors it reads
   (``saves``: their input indices; ``saves_out``: it reads its own output ``self.out``), so an

@@ -10,7 +10,9 @@ from g = ∂C/∂a^L:
     ∂C/∂b_l = Σ_rows δ^l             (BP3)
     ∂C/∂W_l = (δ^l)ᵀ a^{l-1}         (BP4)
 
-act' is read off the saved output: σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0].
+act' is read off the layer's output, kept by the node with the others (``activations``:
+[a^0 = x, a^1, ..., a^L], the book's ``activations`` list): σ' = a(1 − a), tanh' = 1 − a²,
+relu' = [a > 0].
 Under create_graph the node recomputes its forward with per-layer tracked ops and differentiates
 that, so higher-order gradients work as for the unfused layers.
 """
