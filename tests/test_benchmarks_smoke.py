@@ -117,6 +117,13 @@ def test_profile_step_wide_smoke():
     assert_finite_rows(out, "step", 1, 1)
 
 
+def test_ab_smoke():
+    out = run_script("ab.py", "HEAD")
+    assert_finite_rows(out, "this checkout", 1, 2)
+    assert_finite_rows(out, "HEAD", 1, 2)
+    assert re.search(r"this checkout / HEAD: \d+\.\d+", out), out
+
+
 def test_paired_ratio_is_the_median_of_same_repeat_ratios(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     import run

@@ -1,0 +1,128 @@
+"""A/B of the book's training step: this checkout against a git revision, and both against the
+hand-written NumPy step, in one process, in alternating blocks.
+
+A change to the hot path moves the step by a few percent, less than a shared host's drift over
+the minutes a ``run.py`` takes. Here the two versions run block after block (a block is
+``--steps`` steps on the next slice of the shuffled training set; the order flips every block),
+so each block's ratio compares runs made within milliseconds of each other; the medians of those
+ratios are printed with their quartiles.
+
+    python benchmarks/ab.py HEAD~1                  # working tree vs the previous commit
+    python benchmarks/ab.py f0bee7c --blocks 300 --steps 200 --dtype float64
+    python benchmarks/ab.py HEAD --smoke               # seconds: what the tests run
+
+The revision's ``tinygrad_nn/`` is exported (``git archive``) to a temporary directory and
+imported as the package ``tinygrad_nn_ab`` (its imports are relative, so it runs on its own
+code). The model code is the book's workload of ``frameworks.py``, written out here because the
+revision's package has another name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import common
+import handwritten
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def import_revision(rev: str, into: Path):
+    """``tinygrad_nn/`` at ``rev`` as the package ``tinygrad_nn_ab`` (extracted under ``into``)."""
+    tar = subprocess.run(["git", "archive", rev, "tinygrad_nn"], cwd=ROOT, check=True,
+                         capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        t.extractall(into, filter="data")
+    (into / "tinygrad_nn").rename(into / "tinygrad_nn_ab")
+    sys.path.insert(0, str(into))
+    import tinygrad_nn_ab
+
+    return tinygrad_nn_ab
+
+
+def build_book(lib, dtype: str, seed: int):
+    lib.manual_seed(seed)
+    nn = lib.nn
+    model = nn.Sequential(nn.Linear(784, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Sigmoid())
+    if dtype == "float64":
+        model = model.double()
+    with lib.no_grad():
+        for p in model.parameters():
+            nn.init.normal_(p)
+    return model, nn.QuadraticCost(), lib.optim.SGD(model.parameters(), lr=3.0)
+
+
+def train(lib, model, loss_fn, opt, x, y) -> None:
+    """The timed loop of ``frameworks.train_epoch``, batch 10."""
+    for i in range(0, len(x), 10):
+        xb = lib.from_numpy(x[i:i + 10])
+        yb = lib.from_numpy(y[i:i + 10])
+        opt.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("rev", help="git revision to compare with (e.g. HEAD~1)")
+    p.add_argument("--blocks", type=int, default=200)
+    p.add_argument("--steps", type=int, default=200, help="steps per block")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--synthetic", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="2 blocks of 5 steps on synthetic data")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.blocks, args.steps, args.synthetic = 2, 5, True
+    common.limit_threads(args.threads)
+    import tinygrad_nn
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = import_revision(args.rev, Path(tmp))
+        data = common.load_data(args.synthetic)
+        x, y, _ = common.shuffled(data, 0, np.dtype(args.dtype))
+        libs = {"this checkout": tinygrad_nn, args.rev: ref}
+        runs = {name: build_book(lib, args.dtype, 0) for name, lib in libs.items()}
+        hand = handwritten.init_book(np.random.default_rng(0), [784, 30, 10], args.dtype)
+        times: dict[str, list[float]] = {name: [] for name in [*libs, "hand-written NumPy"]}
+        n = args.steps * 10
+        order = list(times)
+        for b in range(args.blocks + 1):  # block 0 warms up and is dropped
+            lo = (b * n) % (len(x) - n)
+            xs, ys = x[lo:lo + n], y[lo:lo + n]
+            for name in order if b % 2 else order[::-1]:
+                t0 = time.perf_counter()
+                if name in libs:
+                    train(libs[name], *runs[name], xs, ys)
+                else:
+                    handwritten.book_epoch(hand, xs, ys, 3.0, 10)
+                if b:
+                    times[name].append((time.perf_counter() - t0) / args.steps * 1e6)
+    t = {name: np.array(v) for name, v in times.items()}
+    print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
+          f"{args.threads} BLAS thread(s), data: {data.source}")
+    for line in common.machine_report():
+        print(line)
+
+    def quartiles(r: np.ndarray) -> str:
+        return f"{np.median(r):.3f} (quartiles {np.quantile(r, .25):.3f}-{np.quantile(r, .75):.3f})"
+
+    rows = [[name, f"{np.median(v):.1f}", quartiles(v / t["hand-written NumPy"])]
+            for name, v in t.items()]
+    print(common.markdown_table(["system", "µs/step (median)", "time / hand-written NumPy"],
+                                rows))
+    print(f"\nthis checkout / {args.rev}: {quartiles(t['this checkout'] / t[args.rev])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
