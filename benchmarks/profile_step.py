@@ -8,6 +8,9 @@ network (batch 10, the default) or the wide one (``--workload wide``, batch 256)
    how many times each is called per step. NumPy's ufuncs and operators on arrays are C calls
    that cProfile does not record separately, so their time shows up as the own time of the
    Python function that called them.
+3. Python work, counted (deterministic, unlike any timing): the bytecodes executed and the
+   Python calls made per tinygrad_nn step (``sys.settrace``, over 10 steps), in all and per
+   function. A change to the hot path shows here exactly, whatever the host's noise.
 
     python benchmarks/profile_step.py [--workload book|wide] [--steps N] [--threads 1] [--smoke]
 """
@@ -109,6 +112,38 @@ def profile_tinygrad(lib, workload: str, x, y, steps: int, top: int) -> list[lis
     return rows
 
 
+def count_python_work(lib, workload: str, x, y, top: int, steps: int = 10):
+    """(bytecodes per step, Python calls per step, rows of the functions with most bytecodes)."""
+    lib.manual_seed(0)
+    model, loss_fn, opt = build(lib, workload)
+    bs = BATCH[workload]
+    frameworks.train_epoch(lib, model, loss_fn, opt, x[:bs * 5], y[:bs * 5], bs)   # warm up
+    ops: dict[str, int] = {}
+    calls: dict[str, int] = {}
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        code = frame.f_code
+        where = code.co_filename.split("tinygrad_nn/")[-1] if "tinygrad_nn/" in code.co_filename \
+            else code.co_filename.rsplit("/", 1)[-1]
+        key = f"{where}:{code.co_name}"
+        if event == "opcode":
+            ops[key] = ops.get(key, 0) + 1
+        elif event == "call":
+            calls[key] = calls.get(key, 0) + 1
+        return tracer
+
+    n = steps * bs
+    sys.settrace(tracer)
+    try:
+        frameworks.train_epoch(lib, model, loss_fn, opt, x[:n], y[:n], bs)
+    finally:
+        sys.settrace(None)
+    rows = [[k, f"{v / steps:.0f}", f"{calls.get(k, 0) / steps:.1f}"]
+            for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:top]]
+    return sum(ops.values()) / steps, sum(calls.values()) / steps, rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="where the time of a training step goes")
     p.add_argument("--workload", choices=["book", "wide"], default="book")
@@ -148,6 +183,10 @@ def main(argv=None) -> int:
     print(f"\n## cProfile of tinygrad_nn, {steps:,} steps: top {args.top} by own time\n")
     print(common.markdown_table(["function", "calls/step", "own µs/step", "cumulative µs/step"],
                                 profile_tinygrad(tinygrad_nn, wl, x, y, steps, args.top)))
+    total, n_calls, rows = count_python_work(tinygrad_nn, wl, x, y, args.top)
+    print(f"\n## Python work per tinygrad_nn step: {total:,.0f} bytecodes, {n_calls:.0f} Python "
+          "calls (sys.settrace over 10 steps; the loop of frameworks.train_epoch included)\n")
+    print(common.markdown_table(["function", "bytecodes/step", "calls/step"], rows))
     return 0
 
 

@@ -260,9 +260,9 @@ def test_sgd_plain_step_many_params_of_mixed_sizes_and_dtypes():
              ((300, 300), np.float32), ((2, 3), np.float64), ((500, 200), np.float64),
              ((256, 256), np.float32), ((65536,), np.float32), ((65535,), np.float64),
              ((), np.float64),
-             # at the scratch buffer's 64 KB threshold; a second (300, 300) float64 parameter
+             # at the scratch buffer's 128 KiB threshold; a second (300, 300) float64 parameter
              # shares the first one's buffer within the step
-             ((16384,), np.float32), ((16383,), np.float32), ((8191,), np.float64),
+             ((32768,), np.float32), ((32767,), np.float32), ((16383,), np.float64),
              ((300, 300), np.float64)]
     params = [_param(rng, s, d) for s, d in specs]
     skipped = _param(rng, (4,), np.float64)  # no gradient: untouched
