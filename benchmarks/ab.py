@@ -13,8 +13,7 @@ ratios are printed with their quartiles.
 
 The revision's ``tinygrad_nn/`` is exported (``git archive``) to a temporary directory and
 imported as the package ``tinygrad_nn_ab`` (its imports are relative, so it runs on its own
-code). The model code is the book's workload of ``frameworks.py``, written out here because the
-revision's package has another name.
+code). Both run the book's workload of ``frameworks.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import common
+import frameworks
 import handwritten
 import numpy as np
 
@@ -46,29 +46,6 @@ def import_revision(rev: str, into: Path):
     import tinygrad_nn_ab
 
     return tinygrad_nn_ab
-
-
-def build_book(lib, dtype: str, seed: int):
-    lib.manual_seed(seed)
-    nn = lib.nn
-    model = nn.Sequential(nn.Linear(784, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Sigmoid())
-    if dtype == "float64":
-        model = model.double()
-    with lib.no_grad():
-        for p in model.parameters():
-            nn.init.normal_(p)
-    return model, nn.QuadraticCost(), lib.optim.SGD(model.parameters(), lr=3.0)
-
-
-def train(lib, model, loss_fn, opt, x, y) -> None:
-    """The timed loop of ``frameworks.train_epoch``, batch 10."""
-    for i in range(0, len(x), 10):
-        xb = lib.from_numpy(x[i:i + 10])
-        yb = lib.from_numpy(y[i:i + 10])
-        opt.zero_grad()
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
 
 
 def main(argv=None) -> int:
@@ -91,7 +68,10 @@ def main(argv=None) -> int:
         data = common.load_data(args.synthetic)
         x, y, _ = common.shuffled(data, 0, np.dtype(args.dtype))
         libs = {"this checkout": tinygrad_nn, args.rev: ref}
-        runs = {name: build_book(lib, args.dtype, 0) for name, lib in libs.items()}
+        runs = {}
+        for name, lib in libs.items():
+            lib.manual_seed(0)
+            runs[name] = frameworks.build_book(lib, args.dtype)
         hand = handwritten.init_book(np.random.default_rng(0), [784, 30, 10], args.dtype)
         times: dict[str, list[float]] = {name: [] for name in [*libs, "hand-written NumPy"]}
         n = args.steps * 10
@@ -102,7 +82,7 @@ def main(argv=None) -> int:
             for name in order if b % 2 else order[::-1]:
                 t0 = time.perf_counter()
                 if name in libs:
-                    train(libs[name], *runs[name], xs, ys)
+                    frameworks.train_epoch(libs[name], *runs[name], xs, ys, 10)
                 else:
                     handwritten.book_epoch(hand, xs, ys, 3.0, 10)
                 if b:
