@@ -250,6 +250,11 @@ def report_group(checked, wl, dtype, times, by_repeat, accs, counts, failed, arg
                             f"{_shown(of_medians, bound)}) -> {'PASS' if r <= bound else 'FAIL'}")
         for v in verdicts:
             print("  " + v)
+        others = [o for w, o, _, _ in TARGETS if w == wl.name and o in by_repeat]
+        for other in others:
+            a, b = by_repeat[TG], by_repeat[other]
+            print(f"  tinygrad_nn / {other}, repeat by repeat: "
+                  + " ".join(f"{a[r] / b[r]:.2f}" for r in sorted(a) if r in b))
     return verdicts
 
 
