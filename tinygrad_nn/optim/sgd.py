@@ -11,8 +11,9 @@ For each parameter p with gradient g (PyTorch's algorithm, step t):
         g ← g + μ b  if nesterov  else  b
     p ← p − η g                             (η: lr)
 
-Without momentum, weight decay or maximize this is the book's ``w → w − η ∇C`` and costs one
-in-place NumPy update per parameter.
+Without momentum and weight decay this is the book's ``w → w − η ∇C`` (η negated under
+maximize): ``step``'s own loop, two NumPy calls per parameter (the product η g, then an
+in-place subtraction); ``_update`` runs the general algorithm.
 """
 
 from __future__ import annotations
