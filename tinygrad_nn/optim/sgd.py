@@ -85,8 +85,8 @@ class SGD(Optimizer):
         optimizer reuses, not into a fresh array: glibc's malloc hands a large block freed every
         step back to the kernel, and touching it again the next step costs a page fault per
         4 KB. The book's float64 network took 60 faults per step that way (its first weight is
-        188 KB), about a fifth of the step's time. (The loop is written out here, not in a
-        helper: one Python call less per step, 0.7% of the book's step by ``benchmarks/ab.py``.)
+        188 KB), about a fifth of the step's time. (The loop is written out here rather than in
+        a helper: one Python call less per step.)
         """
         loss = None if closure is None else self._closure(closure)
         for group in self.param_groups:
