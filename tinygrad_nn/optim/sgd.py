@@ -82,11 +82,11 @@ class SGD(Optimizer):
         of the parameter's dtype (a Python float costs a scalar conversion per call); the
         product rounds as with the float (NumPy casts a weak float to the array's dtype). From
         128 KiB on, the product goes into ``_scratch(g)``, a buffer of g's shape that the
-        optimizer reuses, not into a fresh array: glibc's malloc hands a large block freed every
-        step back to the kernel, and touching it again the next step costs a page fault per
-        4 KB. The book's float64 network took 60 faults per step that way (its first weight is
-        188 KB), about a fifth of the step's time. (The loop is written out here rather than in
-        a helper: one Python call less per step.)
+        optimizer reuses, not into a fresh array: glibc's malloc can hand a large block freed
+        every step back to the kernel (depending on what else the heap holds), and touching it
+        again the next step costs a page fault per 4 KB. The book's float64 network took 60
+        faults per step that way (its first weight is 188 KB), about a fifth of its step. (The
+        loop is written out here rather than in a helper: one Python call less per step.)
         """
         loss = None if closure is None else self._closure(closure)
         for group in self.param_groups:
