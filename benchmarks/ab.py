@@ -10,8 +10,8 @@ gives a bootstrap 95% interval of the median ratio of the two versions. That int
 only the block-to-block noise: a null A/B (``HEAD`` against an unchanged checkout) gave
 1.002-1.025 over seven runs of 1,000 blocks, and two exported copies of one commit 0.993 —
 which copy is built first, and where its objects land in memory, moves the step by up to ~2.5%.
-So this resolves differences of a few percent (the session's hot-path work: 0.894), not the
-last one.
+So this resolves differences of a few percent (the hot-path work of 2026-12-01: 0.89-0.94), not
+the last one.
 
     python benchmarks/ab.py HEAD~1                  # working tree vs the previous commit
     python benchmarks/ab.py f0bee7c --blocks 300 --steps 200 --dtype float64
