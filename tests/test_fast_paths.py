@@ -542,7 +542,7 @@ def test_fused_mlp_gradients_match_unfused_ops(widths, act_list, last_act, bias,
 
 @pytest.mark.parametrize("acts", [("sigmoid", "sigmoid"), ("relu", None), ("tanh", "relu")])
 def test_fused_mlp_big_layer_float32_matches_float64_reference(acts):
-    # batch 64, 784 -> 30: the weight gradient takes the np.matmul path (30·784 ≥ 16384)
+    # batch 64, 784 -> 30: the weight gradients take the np.matmul path (more than 32 rows)
     _check_fused([784, 30, 10], list(acts), True, (64,), np.float32, 12, rtol=1e-5, atol=1e-5)
 
 
@@ -559,6 +559,34 @@ def test_fused_mlp_without_input_grad_and_one_d_input(batch):
     ours = [g for lin in linears for g in (lin.weight.grad, lin.bias.grad)]
     for got, p in zip(ours, ref_params, strict=True):
         np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pickled_sequential_runs_fused_with_the_same_numbers(dtype):
+    """A pickled model comes back runnable and still fused: its chain is rebuilt from the
+    modules, and its arrays' dtypes (equal to NumPy's own, but other objects after unpickling)
+    pass the fused paths' dtype checks. Outputs, loss and gradients equal the original's."""
+    import pickle
+
+    rng = np.random.default_rng(21)
+    seq, _ = _build([6, 5, 4], ["sigmoid", "sigmoid"], True, dtype, 21)
+    copy = pickle.loads(pickle.dumps(seq))
+    w = copy[0].weight.data
+    assert w.dtype == dtype and w.dtype is not np.dtype(dtype)  # the case the checks must take
+    x = tg.tensor(rng.standard_normal((7, 6)).astype(dtype))
+    y = tg.tensor(rng.random((7, 4)).astype(dtype))
+    grads = []
+    for model in (seq, copy):
+        out = model(x)
+        assert isinstance(out.grad_fn, MLP)
+        loss = nn.QuadraticCost()(out, y)
+        assert loss.grad_fn.name() == "MseLossBackward0"  # the fused cost, one node
+        loss.backward()
+        grads.append([loss.item(), *(p.grad.numpy() for p in model.parameters())])
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+    lin = pickle.loads(pickle.dumps(nn.Linear(6, 5, dtype=dtype)))
+    assert type(lin(x).grad_fn).__name__ == "Linear"  # the one-op path, not F.linear's two
 
 
 @pytest.mark.parametrize("shape", [(3,), (1, 3)])

@@ -58,6 +58,11 @@ class _Chain:
         self.op = _MLP.of(tuple(acts))
         self.layers = tuple(zip((m for m in modules if type(m) is Linear), acts, strict=True))
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its modules (its op class is made per architecture, by ``MLP.of``, and
+        has no importable name): unpickling builds the run again."""
+        return _Chain, (list(self.modules),)
+
     def __call__(self, x: Any) -> Any:
         if self.seen != forward_overrides[0]:
             self.seen = forward_overrides[0] if _no_own_forward(self.modules) else -1

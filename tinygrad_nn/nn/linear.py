@@ -69,7 +69,8 @@ class Linear(Module):
     def forward(self, input: Tensor) -> Tensor:
         w = self.weight
         try:
-            if input.data.dtype is w.data.dtype:
+            dt = input.data.dtype
+            if dt is w.data.dtype or dt == w.data.dtype:
                 return _LinearOp.apply(input, w, self.bias)
         except (AttributeError, ValueError):
             pass  # not a Tensor, or shapes that don't fit: F.linear raises PyTorch's error

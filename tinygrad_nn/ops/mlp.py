@@ -78,15 +78,15 @@ class MLP(Op):
         for m, act in layers:
             w, b = m.weight, m.bias
             wd = w.data
-            if wd.dtype is not dt:
-                raise TypeError
+            if wd.dtype is not dt and wd.dtype != dt:  # (equal dtypes need not be one object:
+                raise TypeError  # an unpickled array's is not NumPy's own)
             # ndarray.dot: BLAS without np.dot's dispatch layer; matmul is slow for outer products
             z = a.dot(wd.T)
             if b is None:
                 bd, rb = None, False
             else:
                 bd = b.data
-                if bd.dtype is not dt:
+                if bd.dtype is not dt and bd.dtype != dt:
                     raise TypeError
                 z += bd
                 rb = b.requires_grad
