@@ -26,7 +26,7 @@ import weakref
 import numpy as np
 
 from ..engine import anomaly
-from ..engine.grad_mode import mode
+from ..engine.grad_mode import mode, no_grad
 from ..engine.node import Op, _seq, clock
 from ..tensor import Tensor
 
@@ -90,11 +90,8 @@ class FunctionNode(Op):
         if isinstance(g, Tensor):  # create_graph: the engine runs this with grad mode on
             grads = self.fn.backward(self.ctx, g)
         else:  # as PyTorch, a backward without create_graph runs with grad mode off
-            prev, mode.enabled = mode.enabled, False
-            try:
+            with no_grad():
                 grads = self.fn.backward(self.ctx, Tensor._make(g, None, False))
-            finally:
-                mode.enabled = prev
         if not isinstance(grads, tuple):
             grads = (grads,)
         n_in = len(self.parents)

@@ -89,8 +89,8 @@ def run(roots, root_grads, retain_graph: bool | None, create_graph: bool, captur
                 captured[t.grad_fn] = k
         results = [None] * len(capture)
     check_nan = anomaly.enabled
-    np_mode = not create_graph  # gradients are arrays (else Tensors with a graph of their own)
-    keep_fresh = np_mode and capture is None  # leaves may keep fresh arrays (see _to_leaf)
+    # leaves may keep fresh arrays as they are (NumPy mode, not capturing; see _to_leaf)
+    keep_fresh = not create_graph and capture is None
     while node is not None:
         if node.epoch != clock[0]:  # freed (epoch -1), or something was modified in place
             node.check_saved()  # since the forward: raises if it was a tensor node reads
