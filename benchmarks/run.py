@@ -2,13 +2,17 @@
 
 Systems: tinygrad_nn, hand-written NumPy (the practical limit for any NumPy framework), PyTorch
 eager on the CPU (when installed), and the book's per-example algorithm (book only, float64).
-Each repeat runs every system once on the same shuffled data, in the order hand-written NumPy,
-tinygrad_nn, PyTorch, per-example, reversed every other repeat: tinygrad_nn always runs right
-next to the two systems it is compared with, and each system is first or last equally often.
+Each repeat trains every system for one epoch on the same shuffled data, and the systems take
+turns: the epoch is cut into ``--segments`` consecutive runs of whole mini-batches (10 by
+default; each system's model carries on from one segment to its next, so together they are one
+uninterrupted pass), and each segment is run by every system in the order hand-written NumPy,
+tinygrad_nn, PyTorch, per-example, reversed every other segment and every other repeat.
+A system's epoch time is the sum of its segments. So tinygrad_nn always runs right next to the
+two systems it is compared with, within tens of milliseconds of them, and a burst of load on a
+shared host falls on all of them instead of on one system's whole epoch.
 The model is built before the clock starts and evaluated on the test split after it stops.
 A ratio in the table (and in the verdicts) is the median over repeats of the ratio of the two
-runs of the same repeat: a slow drift of a shared host's speed, which moves every run of a
-repeat alike, cancels in it. The ratio of the medians is shown beside it.
+systems' epoch times in that repeat; the ratio of the medians is shown beside it.
 Before timing, every system trains a few steps from the same initial parameters on the same
 batches and its parameters are compared with the hand-written NumPy ones, so the table compares
 the same computation.
@@ -63,12 +67,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every library (torch and BLAS); default: their defaults")
+    p.add_argument("--segments", type=int, default=10,
+                   help="each epoch is timed in this many consecutive segments, the systems "
+                        "taking turns segment by segment (default 10)")
     p.add_argument("--retries", type=int, default=2,
-                   help="re-time a run during which other processes used more than "
+                   help="re-time a repeat during which other processes used more than "
                         f"{DISTURBED * 100:.0f}%% of the machine, up to this many times")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
+    if args.segments < 1:
+        p.error("--segments must be >= 1")
     if args.nielsen_examples < 1:
         p.error("--nielsen-examples must be >= 1")
     return args
@@ -147,35 +156,57 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
     accs: dict[str, list[float]] = {s.name: [] for s in checked}
     counts: dict[str, int] = {}
     failed: set[str] = set()
-    retried: dict[str, int] = {}      # timings thrown away because others used the machine
-    disturbed: dict[str, int] = {}    # timings kept although others used the machine
+    retried = 0      # repeats thrown away because other processes used the machine
+    disturbed = 0    # repeats kept although they did (after all retries)
+    segments = 2 if args.smoke else args.segments  # (smoke: the turn-taking runs too)
     for rep in range(repeats):
         x, y1h, labels = common.shuffled(data, args.seed + rep, np.dtype(dtype))
         n_nielsen = min(args.nielsen_examples, n_full)
         x64 = x[:n_nielsen].astype(np.float64)
         y64 = y1h[:n_nielsen].astype(np.float64)
-        for s in order if rep % 2 == 0 else order[::-1]:
+        attempts = 1 + (0 if args.smoke else args.retries)
+        for attempt in range(attempts):
+            live = [s for s in (order if rep % 2 == 0 else order[::-1]) if s.name not in failed]
+            for s in list(live):
+                try:
+                    guarded(s, "setup", s.setup, wl, dtype, args.seed + rep)
+                except Failure as f:
+                    errors.append(str(f))
+                    failed.add(s.name)
+                    live.remove(s)
+            gc.collect()
+            watch = common.OtherCpu()
+            spent = {s.name: 0.0 for s in live}
+            flt = {s.name: 0 for s in live}
+            for k in range(segments):
+                for s in live if k % 2 == 0 else live[::-1]:
+                    if s.name in failed:
+                        continue
+                    n = n_nielsen if s.partial_epoch else n_full
+                    xs, ys = (x64, y64) if s.always_float64 else \
+                        (x, y1h if wl.onehot else labels)
+                    a, b = _segment(n, wl.batch_size, segments, k)
+                    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                    t0 = time.perf_counter()
+                    try:
+                        guarded(s, "train", s.train, xs[a:b], ys[a:b], b - a)
+                    except Failure as f:
+                        errors.append(str(f))
+                        failed.add(s.name)
+                        continue
+                    spent[s.name] += time.perf_counter() - t0
+                    flt[s.name] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+            if watch.measure()[2] <= DISTURBED:
+                break
+            if attempt + 1 < attempts:
+                retried += 1
+        else:
+            disturbed += 1
+        for s in live:
             if s.name in failed:
                 continue
             n = n_nielsen if s.partial_epoch else n_full
-            xs, ys = (x64, y64) if s.always_float64 else (x, y1h if wl.onehot else labels)
             try:
-                attempts = 1 + (0 if args.smoke else args.retries)
-                for attempt in range(attempts):
-                    guarded(s, "setup", s.setup, wl, dtype, args.seed + rep)
-                    gc.collect()
-                    watch = common.OtherCpu()
-                    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-                    t0 = time.perf_counter()
-                    guarded(s, "train", s.train, xs, ys, n)
-                    t = time.perf_counter() - t0
-                    f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-                    if watch.measure()[2] <= DISTURBED:
-                        break
-                    if attempt + 1 < attempts:
-                        retried[s.name] = retried.get(s.name, 0) + 1
-                else:
-                    disturbed[s.name] = disturbed.get(s.name, 0) + 1
                 acc = guarded(s, "accuracy", s.accuracy,
                               x_test64 if s.always_float64 else x_test, data.y_test)
                 finite = all(np.isfinite(p).all() for p in guarded(s, "params", s.params))
@@ -185,9 +216,10 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
                 continue
             if not finite:
                 errors.append(f"{s.name} {wl.name} {dtype}: non-finite parameters after training")
+            t = spent[s.name]
             times[s.name].append(t * n_train / n)   # seconds per 60,000-example epoch
             by_repeat[s.name][rep] = t * n_train / n
-            faults[s.name].append((f1 - f0) / math.ceil(n / wl.batch_size))
+            faults[s.name].append(flt[s.name] / math.ceil(n / wl.batch_size))
             accs[s.name].append(acc)
             counts[s.name] = n
         del x, y1h, labels, x64, y64
@@ -196,12 +228,18 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
     print("  minor page faults per step (median over repeats): " + ", ".join(
               f"{name} {np.median(fs):.1f}" for name, fs in faults.items() if fs))
     print(f"  during these timings, {monitor.report()}")
-    for name in [] if args.smoke else [s.name for s in checked]:
-        if retried.get(name) or disturbed.get(name):
-            print(f"  {name}: {retried.get(name, 0)} timing(s) re-run because other processes "
-                  f"used > {DISTURBED:.0%} of the machine; {disturbed.get(name, 0)} kept "
-                  "disturbed after all retries")
+    if retried or disturbed:
+        print(f"  {retried} repeat(s) re-run because other processes used > {DISTURBED:.0%} of "
+              f"the machine; {disturbed} kept disturbed after all retries")
     return verdicts
+
+
+def _segment(n: int, batch_size: int, segments: int, k: int) -> tuple[int, int]:
+    """Examples [a, b) of segment k of ``segments``: whole mini-batches, so that the segments
+    together train exactly the batches of one uninterrupted pass over n examples."""
+    batches = math.ceil(n / batch_size)
+    a, b = (batches * k // segments, batches * (k + 1) // segments)
+    return min(a * batch_size, n), min(b * batch_size, n)
 
 
 def paired_ratio(by_repeat: dict[str, dict[int, float]], name: str, other: str) -> float | None:
