@@ -45,3 +45,9 @@ consts = Memo(lambda dt: tuple(readonly(np.array(v, dt)) for v in (0.0, 0.5, 1.0
 #: ``ones[dtype][n]``: a (n,) vector of ones, for sums over rows as a BLAS gemv (1ᵀ δ). (Two
 #: lookups are cheaper than one keyed by a tuple: hashing the tuple hashes the dtype afresh.)
 ones = Memo(lambda dt: Memo(lambda n: readonly(np.ones(n, dt))))
+
+#: ``scalars[dtype][v]``: ``v`` (a Python float) as a read-only 0-d array of dtype, for a factor
+#: that stays the same step after step (SGD's lr, a loss's 2/n): multiplying by it costs half of
+#: what multiplying by the float does. The float rounds to dtype once, as NumPy would round it
+#: in the product, so the results are the same.
+scalars = Memo(lambda dt: Memo(lambda v: readonly(np.array(v, dt))))

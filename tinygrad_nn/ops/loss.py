@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.constants import ones
+from ..engine.constants import ones, scalars
 from ..engine.grad_mode import mode
 from ..engine.node import Op
 from ..tensor import Tensor
@@ -23,7 +23,7 @@ _new = object.__new__
 
 def _sum_squares(d: np.ndarray, scale: float) -> np.ndarray:
     """``scale · Σ d²`` as a 0-d array of d's dtype (one BLAS dot)."""
-    flat = d.reshape(-1)
+    flat = d.ravel()  # (a view: callers pass their own contiguous difference)
     return np.array(flat.dot(flat) * scale, d.dtype)
 
 
@@ -75,8 +75,10 @@ class SquaredError(Op):
             d = self.d
             if self.axis == -1:
                 g = g[..., None]
-            elif g.ndim == 0:  # the usual scalar loss: one multiplication
-                g = float(g)
+            elif g.ndim == 0:  # the usual scalar loss: one multiplication, by a 0-d array
+                gx = d * scalars[d.dtype][float(g) * (2.0 * self.scale)]
+                n = self.needs_input_grad
+                return (gx if n[0] else None), (-gx if n[1] else None)
         gx = d * (g * (2.0 * self.scale))
         n = self.needs_input_grad
         return (gx if n[0] else None), (-gx if n[1] else None)

@@ -23,13 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.constants import Memo, readonly
+from ..engine.constants import scalars
 from ..engine.node import clock
 from ..tensor import Tensor
 from .optimizer import Optimizer
-
-_LR = Memo(lambda key: readonly(np.array(*key)))  # [lr, dtype]: lr as a 0-d array of dtype
-
 
 _ARRAY = np.ndarray
 # bytes: from here the product lr·g goes to a reused buffer (see SGD.step). glibc's malloc
@@ -106,7 +103,7 @@ class SGD(Optimizer):
                 d = p.data
                 if d.dtype is not dt:
                     dt = d.dtype
-                    c = _LR[lr, dt]
+                    c = scalars[dt][lr]
                 if g.nbytes < _BIG:
                     d -= g * c
                 else:
