@@ -1,17 +1,18 @@
 """A/B of the book's training step: this checkout against a git revision, and both against the
-hand-written NumPy step, in one process, in alternating blocks.
+hand-written NumPy step, in one process, in alternating blocks. (If the revision's
+``benchmarks/handwritten.py`` differs, its hand-written step is timed too.)
 
 A change to the hot path moves the step by a few percent, less than a shared host's drift over
 the minutes a ``run.py`` takes. Here the two versions run block after block (a block is
-``--steps`` steps on the next slice of the shuffled training set; the order cycles through all
-six orders of the three systems), so each block's ratio compares runs made within milliseconds
-of each other. The medians of those ratios are printed with their quartiles, and the last line
-gives a bootstrap 95% interval of the median ratio of the two versions. That interval covers
-only the block-to-block noise: a null A/B (``HEAD`` against an unchanged checkout) gave
-1.002-1.025 over seven runs of 1,000 blocks, and two exported copies of one commit 0.993 —
-which copy is built first, and where its objects land in memory, moves the step by up to ~2.5%.
-So this resolves differences of a few percent (the hot-path work of 2026-12-01: 0.89-0.94), not
-the last one.
+``--steps`` steps on the next slice of the shuffled training set; the order cycles through every
+rotation of the systems, forwards and backwards), so each block's ratio compares runs made
+within milliseconds of each other. The medians of those ratios are printed with their quartiles,
+and the last line gives a bootstrap 95% interval of the median ratio of the two versions. That
+interval covers only the block-to-block noise: a null A/B (``HEAD`` against an unchanged
+checkout) gave 1.002-1.025 over seven runs of 1,000 blocks, and two exported copies of one
+commit 0.993 — which copy is built first, and where its objects land in memory, moves the step
+by up to ~2.5%. So this resolves differences of a few percent (the hot-path work of 2026-12-01:
+0.89-0.94), not the last one.
 
     python benchmarks/ab.py HEAD~1                  # working tree vs the previous commit
     python benchmarks/ab.py f0bee7c --blocks 300 --steps 200 --dtype float64
@@ -31,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import common
@@ -52,6 +54,17 @@ def import_revision(rev: str, into: Path):
     import tinygrad_nn_ab
 
     return tinygrad_nn_ab
+
+
+def hand_at_revision(rev: str):
+    """``benchmarks/handwritten.py`` at ``rev`` as a module, or None if it is this checkout's."""
+    src = subprocess.run(["git", "show", f"{rev}:benchmarks/handwritten.py"], cwd=ROOT,
+                         capture_output=True, text=True)
+    if src.returncode != 0 or src.stdout == (ROOT / "benchmarks/handwritten.py").read_text():
+        return None
+    module = types.ModuleType("handwritten_ab")
+    exec(compile(src.stdout, f"{rev}:benchmarks/handwritten.py", "exec"), module.__dict__)
+    return module
 
 
 def main(argv=None) -> int:
@@ -78,12 +91,17 @@ def main(argv=None) -> int:
         for name, lib in libs.items():
             lib.manual_seed(0)
             runs[name] = frameworks.build_book(lib, args.dtype)
-        hand = handwritten.init_book(np.random.default_rng(0), [784, 30, 10], args.dtype)
-        times: dict[str, list[float]] = {name: [] for name in [*libs, "hand-written NumPy"]}
+        hands = {"hand-written NumPy": handwritten}
+        old_hand = hand_at_revision(args.rev)
+        if old_hand is not None:  # the baseline changed too: time both
+            hands[f"hand-written NumPy at {args.rev}"] = old_hand
+        params = {name: handwritten.init_book(np.random.default_rng(0), [784, 30, 10],
+                                              args.dtype) for name in hands}
+        times: dict[str, list[float]] = {name: [] for name in [*libs, *hands]}
         n = args.steps * 10
-        names = list(times)  # every rotation of the three, forward and backward: each system
-        orders = [names[k:] + names[:k] for k in range(3)]  # runs in every position after
-        orders += [o[::-1] for o in orders]  # every other system equally often
+        names = list(times)  # every rotation of the systems, forward and backward: each
+        orders = [names[k:] + names[:k] for k in range(len(names))]  # runs in every position
+        orders += [o[::-1] for o in orders]  # after every other system equally often
         for b in range(args.blocks + 1):  # block 0 warms up and is dropped
             lo = (b * n) % (len(x) - n)
             xs, ys = x[lo:lo + n], y[lo:lo + n]
@@ -92,7 +110,7 @@ def main(argv=None) -> int:
                 if name in libs:
                     frameworks.train_epoch(libs[name], *runs[name], xs, ys, 10)
                 else:
-                    handwritten.book_epoch(hand, xs, ys, 3.0, 10)
+                    hands[name].book_epoch(params[name], xs, ys, 3.0, 10)
                 if b:
                     times[name].append((time.perf_counter() - t0) / args.steps * 1e6)
     t = {name: np.array(v) for name, v in times.items()}

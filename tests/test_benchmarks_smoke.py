@@ -135,3 +135,23 @@ def test_paired_ratio_is_the_median_of_same_repeat_ratios(monkeypatch):
     assert run.paired_ratio(by_repeat, "a", "b") == 3.0  # repeats 0 and 1: ratios 2 and 4
     assert run.paired_ratio(by_repeat, "b", "a") == 0.375
     assert run.paired_ratio(by_repeat, "a", "missing") is None
+
+
+@pytest.mark.parametrize("n, batch, segments", [(60_000, 10, 10), (60_000, 256, 10),
+                                                 (6_000, 10, 10), (25, 10, 4), (7, 10, 3)])
+def test_segments_together_are_the_batches_of_one_pass(monkeypatch, n, batch, segments):
+    """run.py times an epoch in turns: its segments must be whole mini-batches, in order, that
+    cover every example once (so a segmented epoch trains exactly the batches of an
+    uninterrupted one)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import run
+
+    bounds = [run._segment(n, batch, segments, k) for k in range(segments)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    for (_, b), (c, _) in zip(bounds, bounds[1:], strict=False):
+        assert b == c  # contiguous, in order
+    for a, b in bounds:
+        assert a <= b and a % batch == 0 and (b % batch == 0 or b == n)
+    uninterrupted = list(range(0, n, batch))
+    segmented = [i for a, b in bounds for i in range(a, b, batch)]
+    assert segmented == uninterrupted
