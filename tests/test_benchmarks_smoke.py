@@ -155,3 +155,12 @@ def test_segments_together_are_the_batches_of_one_pass(monkeypatch, n, batch, se
     uninterrupted = list(range(0, n, batch))
     segmented = [i for a, b in bounds for i in range(a, b, batch)]
     assert segmented == uninterrupted
+
+
+def test_floor_smoke():
+    """The unsafe variants train exactly what tinygrad_nn trains (else their times mean
+    nothing); the script exits 1 if any parameter differs."""
+    out = run_script("floor.py")
+    for name in ("tinygrad_nn", "-engine", "-optimizer", "-modules", "-all"):
+        assert_finite_rows(out, name, 1, 3)
+    assert "equal tinygrad_nn's: True" in out, out
