@@ -46,10 +46,11 @@ def book_epoch(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
     """One SGD pass over (x, y one-hot) for a 2-layer sigmoid net; updates ``params`` in place.
 
     Written for NumPy's per-call cost, which at batch 10 is most of the time: ``ndarray.dot``
-    (BLAS without the matmul gufunc's machinery), an output array passed positionally or an
-    in-place operator (a keyword ``out=`` costs NumPy 2.4 about 0.5 µs of argument parsing per
-    call: 17% of this step when every call had one), row sums as a product with a ones vector
-    (a BLAS gemv, cheaper than ``add.reduce`` here), constants as 0-d arrays of the dtype.
+    (BLAS without the matmul gufunc's machinery), every ufunc called directly with its output
+    passed positionally (a keyword ``out=`` costs NumPy 2.4 about 0.5 µs of argument parsing per
+    call — 17% of this step when every call had one — and an in-place operator such as
+    ``A *= c`` goes through the operator protocol first: 4% of the step), row sums as a product
+    with a ones vector (a BLAS gemv, cheaper than ``add.reduce`` here), constants as 0-d arrays.
     """
     W1, b1, W2, b2 = params
     dt = W1.dtype
@@ -60,48 +61,52 @@ def book_epoch(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
     A2f, D2f = np.empty((batch_size, k), dt), np.empty((batch_size, k), dt)
     S2f = np.empty((batch_size, k), dt)
     gW1, gW2 = np.empty_like(W1), np.empty_like(W2)
+    gb1, gb2 = np.empty_like(b1), np.empty_like(b2)
     ones_f = np.ones(batch_size, dt)
-    multiply, subtract, tanh = np.multiply, np.subtract, np.tanh
+    scale_f = np.array(lr / batch_size, dt)
+    add, multiply, subtract, tanh = np.add, np.multiply, np.subtract, np.tanh
     for i in range(0, n, batch_size):
         xb = x[i:i + batch_size]
         yb = y[i:i + batch_size]
         m = len(xb)
         if m == batch_size:
-            A1, S1, A2, D2, S2, ones = A1f, S1f, A2f, D2f, S2f, ones_f
+            A1, S1, A2, D2, S2, ones, scale = A1f, S1f, A2f, D2f, S2f, ones_f, scale_f
         else:
             A1, S1, A2, D2, S2, ones = A1f[:m], S1f[:m], A2f[:m], D2f[:m], S2f[:m], ones_f[:m]
-        scale = np.array(lr / m, dt)
+            scale = np.array(lr / m, dt)
         # forward: a1 = σ(x W1ᵀ + b1), a2 = σ(a1 W2ᵀ + b2), σ(z) = ½ tanh(½ z) + ½
         xb.dot(W1T, A1)
-        A1 += b1
+        add(A1, b1, A1)
         multiply(A1, half, A1)
         tanh(A1, A1)
-        A1 *= half
-        A1 += half
+        multiply(A1, half, A1)
+        add(A1, half, A1)
         A1.dot(W2T, A2)
-        A2 += b2
+        add(A2, b2, A2)
         multiply(A2, half, A2)
         tanh(A2, A2)
-        A2 *= half
-        A2 += half
+        multiply(A2, half, A2)
+        add(A2, half, A2)
         # BP1 with η/m folded in: δ2 = (a2 − y) ⊙ a2 ⊙ (1 − a2) · η/m
         subtract(A2, yb, D2)
         subtract(one, A2, S2)
-        S2 *= A2
-        S2 *= scale
-        D2 *= S2
+        multiply(S2, A2, S2)
+        multiply(S2, scale, S2)
+        multiply(D2, S2, D2)
         # BP4 for layer 2 (a1 still intact), then BP2 with W2 before its update
         D2.T.dot(A1, gW2)
         D2.dot(W2, S1)
-        W2 -= gW2
-        b2 -= ones.dot(D2)                       # BP3: Σ_rows δ2 = 1ᵀ δ2
+        subtract(W2, gW2, W2)
+        ones.dot(D2, gb2)                        # BP3: Σ_rows δ2 = 1ᵀ δ2
+        subtract(b2, gb2, b2)
         # δ1 = (δ2 W2) ⊙ a1 ⊙ (1 − a1)
-        S1 *= A1
+        multiply(S1, A1, S1)
         subtract(one, A1, A1)
-        S1 *= A1
+        multiply(S1, A1, S1)
         S1.T.dot(xb, gW1)
-        W1 -= gW1
-        b1 -= ones.dot(S1)
+        subtract(W1, gW1, W1)
+        ones.dot(S1, gb1)
+        subtract(b1, gb1, b1)
 
 
 def wide_epoch(params: list[np.ndarray], x: np.ndarray, labels: np.ndarray, lr: float,
