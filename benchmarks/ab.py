@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import types
+from functools import partial
 from pathlib import Path
 
 import common
@@ -70,12 +70,7 @@ def hand_at_revision(rev: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("rev", help="git revision to compare with (e.g. HEAD~1)")
-    p.add_argument("--blocks", type=int, default=200)
-    p.add_argument("--steps", type=int, default=200, help="steps per block")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    p.add_argument("--synthetic", action="store_true")
-    p.add_argument("--smoke", action="store_true", help="2 blocks of 5 steps on synthetic data")
+    common.add_block_options(p, blocks=200)
     args = p.parse_args(argv)
     if args.smoke:
         args.blocks, args.steps, args.synthetic = 2, 5, True
@@ -97,23 +92,11 @@ def main(argv=None) -> int:
             hands[f"hand-written NumPy at {args.rev}"] = old_hand
         params = {name: handwritten.init_book(np.random.default_rng(0), [784, 30, 10],
                                               args.dtype) for name in hands}
-        times: dict[str, list[float]] = {name: [] for name in [*libs, *hands]}
-        n = args.steps * 10
-        names = list(times)  # every rotation of the systems, forward and backward: each
-        orders = [names[k:] + names[:k] for k in range(len(names))]  # runs in every position
-        orders += [o[::-1] for o in orders]  # after every other system equally often
-        for b in range(args.blocks + 1):  # block 0 warms up and is dropped
-            lo = (b * n) % (len(x) - n)
-            xs, ys = x[lo:lo + n], y[lo:lo + n]
-            for name in orders[b % len(orders)]:
-                t0 = time.perf_counter()
-                if name in libs:
-                    frameworks.train_epoch(libs[name], *runs[name], xs, ys, 10)
-                else:
-                    hands[name].book_epoch(params[name], xs, ys, 3.0, 10)
-                if b:
-                    times[name].append((time.perf_counter() - t0) / args.steps * 1e6)
-    t = {name: np.array(v) for name, v in times.items()}
+        systems = {name: partial(frameworks.train_epoch, lib, *runs[name], batch_size=10)
+                   for name, lib in libs.items()}
+        systems.update({name: partial(hand.book_epoch, params[name], lr=3.0, batch_size=10)
+                        for name, hand in hands.items()})
+        t = common.time_blocks(systems, x, y, args.blocks, args.steps)
     print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
           f"{args.threads} BLAS thread(s), data: {data.source}")
     for line in common.machine_report():

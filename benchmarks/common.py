@@ -301,3 +301,38 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def add_block_options(p, blocks: int) -> None:
+    """The options of the block-alternating scripts (``ab.py``, ``floor.py``)."""
+    p.add_argument("--blocks", type=int, default=blocks)
+    p.add_argument("--steps", type=int, default=200, help="steps per block")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--synthetic", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="2 blocks of 5 steps on synthetic data")
+
+
+def time_blocks(systems: dict[str, Callable[[np.ndarray, np.ndarray], object]], x: np.ndarray,
+                y: np.ndarray, blocks: int, steps: int, batch_size: int = 10
+                ) -> dict[str, np.ndarray]:
+    """µs per step of each system, one entry per block of ``steps`` steps.
+
+    Block b is the next ``steps`` mini-batches of (x, y), run by every system in turn; the order
+    cycles through every rotation of the systems, forwards and backwards, so each system runs in
+    every position and after every other one equally often. Block 0 warms up and is dropped.
+    """
+    names = list(systems)
+    orders = [names[k:] + names[:k] for k in range(len(names))]
+    orders += [o[::-1] for o in orders]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    n = steps * batch_size
+    for b in range(blocks + 1):
+        lo = (b * n) % (len(x) - n)
+        xs, ys = x[lo:lo + n], y[lo:lo + n]
+        for name in orders[b % len(orders)]:
+            t0 = time.perf_counter()
+            systems[name](xs, ys)
+            if b:
+                times[name].append((time.perf_counter() - t0) / steps * 1e6)
+    return {name: np.array(v) for name, v in times.items()}

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import common
 import frameworks
@@ -75,12 +74,7 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--blocks", type=int, default=300)
-    p.add_argument("--steps", type=int, default=200, help="steps per block")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    p.add_argument("--synthetic", action="store_true")
-    p.add_argument("--smoke", action="store_true", help="2 blocks of 5 steps on synthetic data")
+    common.add_block_options(p, blocks=300)
     args = p.parse_args(argv)
     if args.smoke:
         args.blocks, args.steps, args.synthetic = 2, 5, True
@@ -95,20 +89,7 @@ def main(argv=None) -> int:
                         ("-engine", (True, False, False)), ("-optimizer", (False, True, False)),
                         ("-modules", (False, False, True)), ("-all", (True, True, True))]:
         systems[name] = variant(tg, args.dtype, *parts)
-    names = list(systems)
-    orders = [names[k:] + names[:k] for k in range(len(names))]
-    orders += [o[::-1] for o in orders]
-    times: dict[str, list[float]] = {name: [] for name in names}
-    n = args.steps * 10
-    for b in range(args.blocks + 1):  # block 0 warms up and is dropped
-        lo = (b * n) % (len(x) - n)
-        xs, ys = x[lo:lo + n], y[lo:lo + n]
-        for name in orders[b % len(orders)]:
-            t0 = time.perf_counter()
-            systems[name](xs, ys)
-            if b:
-                times[name].append((time.perf_counter() - t0) / args.steps * 1e6)
-    t = {name: np.array(v) for name, v in times.items()}
+    t = common.time_blocks(systems, x, y, args.blocks, args.steps)
     print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
           f"{args.threads} BLAS thread(s), data: {data.source}")
     for line in common.machine_report():
