@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 import common
 import frameworks
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     data = common.load_data(args.synthetic)
     x, y, _ = common.shuffled(data, 0, np.dtype(args.dtype))
     hand = handwritten.init_book(np.random.default_rng(0), [784, 30, 10], args.dtype)
-    systems = {"hand-written NumPy": lambda xs, ys: handwritten.book_epoch(hand, xs, ys, 3.0, 10)}
+    systems = {"hand-written NumPy": partial(handwritten.book_epoch, hand, lr=3.0, batch_size=10)}
     for name, parts in [("tinygrad_nn", (False, False, False)),
                         ("-engine", (True, False, False)), ("-optimizer", (False, True, False)),
                         ("-modules", (False, False, True)), ("-all", (True, True, True))]:

@@ -164,6 +164,10 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
         n_nielsen = min(args.nielsen_examples, n_full)
         x64 = x[:n_nielsen].astype(np.float64)
         y64 = y1h[:n_nielsen].astype(np.float64)
+        epoch = {s.name: (n_nielsen if s.partial_epoch else n_full,  # (n, x, y) per system
+                          *((x64, y64) if s.always_float64 else
+                            (x, y1h if wl.onehot else labels)))
+                 for s in checked}
         attempts = 1 + (0 if args.smoke else args.retries)
         for attempt in range(attempts):
             live = [s for s in (order if rep % 2 == 0 else order[::-1]) if s.name not in failed]
@@ -182,9 +186,7 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
                 for s in live if k % 2 == 0 else live[::-1]:
                     if s.name in failed:
                         continue
-                    n = n_nielsen if s.partial_epoch else n_full
-                    xs, ys = (x64, y64) if s.always_float64 else \
-                        (x, y1h if wl.onehot else labels)
+                    n, xs, ys = epoch[s.name]
                     a, b = _segment(n, wl.batch_size, segments, k)
                     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                     t0 = time.perf_counter()
@@ -205,7 +207,7 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
         for s in live:
             if s.name in failed:
                 continue
-            n = n_nielsen if s.partial_epoch else n_full
+            n = epoch[s.name][0]
             try:
                 acc = guarded(s, "accuracy", s.accuracy,
                               x_test64 if s.always_float64 else x_test, data.y_test)
@@ -222,7 +224,7 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
             faults[s.name].append(flt[s.name] / math.ceil(n / wl.batch_size))
             accs[s.name].append(acc)
             counts[s.name] = n
-        del x, y1h, labels, x64, y64
+        del x, y1h, labels, x64, y64, epoch
     verdicts = report_group(checked, wl, dtype, times, by_repeat, accs, counts, failed, args,
                             errors)
     print("  minor page faults per step (median over repeats): " + ", ".join(

@@ -67,19 +67,19 @@ class SquaredError(Op):
         return np.sum(sq, axis=axis) * scale
 
     def backward(self, g):
+        c = 2.0 * self.scale
         if isinstance(g, Tensor):
             d = self.parents[0] - self.parents[1]
-            if self.axis == -1:
-                g = g.unsqueeze(-1)
+            factor = (g.unsqueeze(-1) if self.axis == -1 else g) * c
         else:
             d = self.d
             if self.axis == -1:
-                g = g[..., None]
-            elif g.ndim == 0:  # the usual scalar loss: one multiplication, by a 0-d array
-                gx = d * scalars[d.dtype][float(g) * (2.0 * self.scale)]
-                n = self.needs_input_grad
-                return (gx if n[0] else None), (-gx if n[1] else None)
-        gx = d * (g * (2.0 * self.scale))
+                factor = g[..., None] * c
+            elif g.ndim == 0:  # the usual scalar loss: the factor as a 0-d array of d's dtype
+                factor = scalars[d.dtype][float(g) * c]  # (half the cost of a Python float)
+            else:
+                factor = g * c
+        gx = d * factor
         n = self.needs_input_grad
         return (gx if n[0] else None), (-gx if n[1] else None)
 
