@@ -17,6 +17,20 @@ The variants are unsafe (they skip what keeps results right when a user does som
 unusual) and exist only to measure: what is left in ``-all`` is the ops plus the arithmetic the
 semantics require (the loss value, SGD's product lr·g), the floor of this design.
 
+Two more rows bound any design, not just this one; both do tinygrad_nn's arithmetic in its
+order, so they train exactly its parameters:
+
+- ``API arithmetic``: the hand-written step changed only where PyTorch's semantics demand it:
+  the loss value is computed, the gradients are the true ∂C/∂θ in fresh arrays (the user may
+  keep them), and SGD multiplies each by lr (into a buffer it owns) before subtracting. No
+  framework Python at all: what no eager framework with this API can go below.
+- ``replay sketch``: that arithmetic behind the least Python the user's loop forces on an
+  engine that has recorded the step and replays it: one Python call per entry point
+  (``zero_grad``, ``model(xb)``, ``loss_fn``, ``backward``, ``step``) with a token guard, a
+  Tensor per value the user sees, the gradients stored on the parameters, version ticks. A real
+  replay engine needs more guards than these (in-place changes, hooks, grad mode, retained
+  graphs), so this is a lower bound for one.
+
     python benchmarks/floor.py                 # 300 blocks of 200 steps, float32
     python benchmarks/floor.py --dtype float64
     python benchmarks/floor.py --smoke         # seconds: what the tests run
@@ -73,6 +87,156 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
     return epoch
 
 
+class BookArithmetic:
+    """tinygrad_nn's arithmetic for the book step, in its order (so with its rounding), on bare
+    arrays in the cheapest call forms (ufuncs called with positional outputs, as
+    ``handwritten.book_epoch``); ``params``: the model's Tensors [W1, b1, W2, b2]. Fresh arrays
+    only for what a user can hold (the output a2, the loss, the gradients); the rest in buffers
+    made once, SGD's product in a buffer per parameter."""
+
+    def __init__(self, params: list, dtype: np.dtype, batch_size: int = 10) -> None:
+        from tinygrad_nn.engine.constants import scalars
+
+        self.params = params
+        self.dt = dtype
+        self.half, self.one = np.array(0.5, dtype), np.array(1.0, dtype)
+        self.lr = scalars[dtype][3.0]
+        self.inv_m = scalars[dtype][1.0 / batch_size]  # ∂C/∂a2 = (a2 − y)/m
+        self.scale = 0.5 / batch_size
+        hidden, k = params[0].shape[0], params[2].shape[0]
+        self.a1, self.s1 = (np.empty((batch_size, hidden), dtype) for _ in range(2))
+        self.d, self.s2 = (np.empty((batch_size, k), dtype) for _ in range(2))
+        self.ones = np.ones(batch_size, dtype)
+        self.scratch = [np.empty_like(p.data) for p in params]
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """a1 = σ(x W1ᵀ + b1), a2 = σ(a1 W2ᵀ + b2), σ(z) = ½ tanh(½ z) + ½; x: (batch_size, 784)."""
+        W1, b1, W2, b2 = self.params
+        add, multiply, tanh, half, a1 = np.add, np.multiply, np.tanh, self.half, self.a1
+        x.dot(W1.data.T, a1)
+        add(a1, b1.data, a1)
+        multiply(a1, half, a1)
+        tanh(a1, a1)
+        multiply(a1, half, a1)
+        add(a1, half, a1)
+        a2 = a1.dot(W2.data.T)
+        add(a2, b2.data, a2)
+        multiply(a2, half, a2)
+        tanh(a2, a2)
+        multiply(a2, half, a2)
+        add(a2, half, a2)
+        return a1, a2
+
+    def loss(self, a2: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """C = 1/(2m) Σ ||a2 − y||² as a 0-d array; keeps d = a2 − y for backward."""
+        d = self.d
+        np.subtract(a2, y, d)
+        flat = d.ravel()
+        return np.array(flat.dot(flat) * self.scale, self.dt)
+
+    def backward(self, x: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> tuple:
+        """(∂C/∂W1, ∂C/∂b1, ∂C/∂W2, ∂C/∂b2) by BP1–BP4."""
+        multiply, subtract, one, d, s1, s2 = (np.multiply, np.subtract, self.one, self.d,
+                                              self.s1, self.s2)
+        multiply(d, self.inv_m, d)  # ∂C/∂a2
+        subtract(one, a2, s2)  # BP1: δ2 = ∂C/∂a2 ⊙ a2 (1 − a2)
+        multiply(s2, a2, s2)
+        multiply(s2, d, s2)
+        gw2, gb2 = s2.T.dot(a1), self.ones.dot(s2)  # BP4, BP3
+        d1 = s2.dot(self.params[2].data)
+        subtract(one, a1, s1)  # BP2: δ1 = (δ2 W2) ⊙ a1 (1 − a1)
+        multiply(s1, a1, s1)
+        multiply(s1, d1, s1)
+        return s1.T.dot(x), self.ones.dot(s1), gw2, gb2
+
+    def update(self, grads) -> None:
+        """SGD: θ −= lr ∂C/∂θ."""
+        multiply, subtract, lr = np.multiply, np.subtract, self.lr
+        for p, g, prod in zip(self.params, grads, self.scratch):  # noqa: B905 (hot: no strict=)
+            d = p.data
+            multiply(g, lr, prod)
+            subtract(d, prod, d)
+
+
+def api_arithmetic(tg, dtype: str):
+    """The ``API arithmetic`` row: ``BookArithmetic`` called bare, step after step."""
+    tg.manual_seed(0)
+    params = list(frameworks.build_book(tg, dtype)[0].parameters())
+    b = BookArithmetic(params, np.dtype(dtype))
+
+    def epoch(x: np.ndarray, y: np.ndarray) -> None:
+        forward, loss, backward, update = b.forward, b.loss, b.backward, b.update
+        for i in range(0, len(x), 10):
+            xb = x[i:i + 10]
+            a1, a2 = forward(xb)
+            loss(a2, y[i:i + 10])
+            update(backward(xb, a1, a2))
+
+    epoch.params = params
+    return epoch
+
+
+class _Recorded:
+    """What the replay sketch's graph node holds between the calls."""
+
+    __slots__ = ("x", "a1", "a2")
+
+
+def replay_sketch(tg, dtype: str):
+    """The ``replay sketch`` row: ``BookArithmetic`` behind the user's loop's entry points."""
+    from tinygrad_nn.tensor import Tensor
+
+    make = Tensor._make
+    tg.manual_seed(0)
+    params = list(frameworks.build_book(tg, dtype)[0].parameters())
+    b = BookArithmetic(params, np.dtype(dtype))
+    dt, shape = np.dtype(dtype), (10, 784)
+
+    def zero_grad() -> None:
+        for p in params:
+            p._grad = None
+
+    def model(xt: Tensor) -> Tensor:
+        x = xt.data
+        if x.shape != shape or x.dtype is not dt:  # the token guards: shape, dtype
+            raise RuntimeError("not the recorded step")
+        node = _Recorded()
+        node.x = x
+        node.a1, node.a2 = b.forward(x)
+        return make(node.a2, node, True)
+
+    def loss_fn(out: Tensor, yt: Tensor) -> Tensor:
+        node = out.grad_fn
+        if type(node) is not _Recorded:
+            raise RuntimeError("not the recorded step")
+        return make(b.loss(out.data, yt.data), node, True)
+
+    def backward(loss: Tensor) -> None:
+        node = loss.grad_fn
+        if type(node) is not _Recorded:
+            raise RuntimeError("not the recorded step")
+        for p, g in zip(params, b.backward(node.x, node.a1, node.a2)):  # noqa: B905 (as above)
+            p._grad = g
+        loss.grad_fn = None  # the graph is freed
+
+    def step() -> None:
+        b.update([p._grad for p in params])
+        for p in params:
+            p._vc[0] += 1
+
+    def epoch(x: np.ndarray, y: np.ndarray) -> None:
+        from_numpy = tg.from_numpy
+        for i in range(0, len(x), 10):
+            xb, yb = from_numpy(x[i:i + 10]), from_numpy(y[i:i + 10])
+            zero_grad()
+            loss = loss_fn(model(xb), yb)
+            backward(loss)
+            step()
+
+    epoch.params = params
+    return epoch
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_block_options(p, blocks=300)
@@ -90,6 +254,8 @@ def main(argv=None) -> int:
                         ("-engine", (True, False, False)), ("-optimizer", (False, True, False)),
                         ("-modules", (False, False, True)), ("-all", (True, True, True))]:
         systems[name] = variant(tg, args.dtype, *parts)
+    systems["API arithmetic"] = api_arithmetic(tg, args.dtype)
+    systems["replay sketch"] = replay_sketch(tg, args.dtype)
     t = common.time_blocks(systems, x, y, args.blocks, args.steps)
     print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
           f"{args.threads} BLAS thread(s), data: {data.source}")
