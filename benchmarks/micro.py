@@ -4,7 +4,8 @@
   and without grad recording, in µs (the floor every small op pays), next to a bare NumPy ufunc;
 - chain: ``x = x * 1.0001`` N times on a 0-d float64 tensor, then ``backward()``: µs per op for the
   forward and the backward, and whether the backward grows linearly (time(100k) / time(10k) must
-  lie in [5, 20], the test HIPS/autograd uses);
+  lie in [5, 20], the test HIPS/autograd uses); tinygrad_nn once more with ``gc.disable()``, to
+  show what Python's cyclic garbage collector costs a forward that keeps 100k nodes alive;
 - fan-out: one tensor used by N consumers (``x * 1.0`` N times), stacked and summed, backward;
 - ``import tinygrad_nn`` (and numpy, torch) in a fresh interpreter, median of 5.
 
@@ -84,6 +85,15 @@ def chain(lib, n: int) -> tuple[float, float]:
     if not math.isclose(got, expected, rel_tol=1e-9):
         raise AssertionError(f"chain of {n}: dy/dx = {got}, expected {expected}")
     return t1 - t0, t2 - t1
+
+
+def chain_gc_off(lib, n: int) -> tuple[float, float]:
+    """``chain`` with Python's cyclic garbage collector disabled: what the collector costs."""
+    gc.disable()
+    try:
+        return chain(lib, n)
+    finally:
+        gc.enable()
 
 
 def fan_out(lib, n: int) -> tuple[float, float]:
@@ -192,8 +202,10 @@ def main(argv=None) -> int:
     header = ["system", "N ops", "forward µs/op", "backward µs/op", "total s",
               "backward ratio to N/10"]
     print("\n## chain: x = x * 1.0001, N times, then backward\n")
-    print(common.markdown_table(header, graph_table(libs, chain, sizes, "chain", errors,
-                                                    not args.smoke)))
+    rows = graph_table(libs, chain, sizes, "chain", errors, not args.smoke)
+    rows += graph_table([(name + ", gc disabled", lib) for name, lib in libs[:1]
+                         if name == "tinygrad_nn"], chain_gc_off, sizes, "chain", errors, False)
+    print(common.markdown_table(header, rows))
     print("\n## fan-out: stack([x * 1.0 for N consumers]).sum(), backward\n")
     print(common.markdown_table(header, graph_table(libs, fan_out, sizes, "fan-out", errors,
                                                     not args.smoke)))

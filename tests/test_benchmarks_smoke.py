@@ -92,6 +92,7 @@ def test_run_smoke_systems_compute_the_same_thing(run_output):
 def test_micro_smoke():
     out = run_script("micro.py", "--no-torch")
     assert_finite_rows(out, "tinygrad_nn", 2, 4)          # chain and fan-out rows
+    assert_finite_rows(out, "tinygrad_nn, gc disabled", 2, 4)  # the chain once more, GC off
     per_op = table_rows(out, "tinygrad_nn:")
     assert len(per_op) == 3 and all(numbers(r) for r in per_op), out
     assert_finite_rows(out, "import tinygrad_nn", 1, 1)
