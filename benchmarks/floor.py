@@ -17,13 +17,13 @@ The variants are unsafe (they skip what keeps results right when a user does som
 unusual) and exist only to measure: what is left in ``-all`` is the ops plus the arithmetic the
 semantics require (the loss value, SGD's product lr·g), the floor of this design.
 
-Two more rows bound any design, not just this one; both do tinygrad_nn's arithmetic in its
-order, so they train exactly its parameters:
+Two more rows bound other designs; both do tinygrad_nn's arithmetic in its order, so they
+train exactly its parameters:
 
 - ``API arithmetic``: the hand-written step changed only where PyTorch's semantics demand it:
   the loss value is computed, the gradients are the true ∂C/∂θ in fresh arrays (the user may
   keep them), and SGD multiplies each by lr (into a buffer it owns) before subtracting. No
-  framework Python at all: what no eager framework with this API can go below.
+  framework Python at all: about what no eager framework with this API can go below.
 - ``replay sketch``: that arithmetic behind the least Python the user's loop forces on an
   engine that has recorded the step and replays it: one Python call per entry point
   (``zero_grad``, ``model(xb)``, ``loss_fn``, ``backward``, ``step``) with a token guard, a

@@ -203,7 +203,7 @@ def main(argv=None) -> int:
               "backward ratio to N/10"]
     print("\n## chain: x = x * 1.0001, N times, then backward\n")
     rows = graph_table(libs, chain, sizes, "chain", errors, not args.smoke)
-    rows += graph_table([(name + ", gc disabled", lib) for name, lib in libs[:1]
+    rows += graph_table([(name + ", gc disabled", lib) for name, lib in libs
                          if name == "tinygrad_nn"], chain_gc_off, sizes, "chain", errors, False)
     print(common.markdown_table(header, rows))
     print("\n## fan-out: stack([x * 1.0 for N consumers]).sum(), backward\n")
