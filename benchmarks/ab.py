@@ -70,10 +70,7 @@ def hand_at_revision(rev: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("rev", help="git revision to compare with (e.g. HEAD~1)")
-    common.add_block_options(p, blocks=200)
-    args = p.parse_args(argv)
-    if args.smoke:
-        args.blocks, args.steps, args.synthetic = 2, 5, True
+    args = common.parse_block_args(p, argv, blocks=200)
     common.limit_threads(args.threads)
     import tinygrad_nn
 

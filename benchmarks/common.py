@@ -303,14 +303,19 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def add_block_options(p, blocks: int) -> None:
-    """The options of the block-alternating scripts (``ab.py``, ``floor.py``)."""
+def parse_block_args(p, argv, blocks: int):
+    """Parse the options of the block-alternating scripts (``ab.py``, ``floor.py``), with
+    ``--smoke`` meaning 2 blocks of 5 steps on synthetic data."""
     p.add_argument("--blocks", type=int, default=blocks)
     p.add_argument("--steps", type=int, default=200, help="steps per block")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--smoke", action="store_true", help="2 blocks of 5 steps on synthetic data")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.blocks, args.steps, args.synthetic = 2, 5, True
+    return args
 
 
 def time_blocks(systems: dict[str, Callable[[np.ndarray, np.ndarray], object]], x: np.ndarray,

@@ -239,10 +239,7 @@ def replay_sketch(tg, dtype: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    common.add_block_options(p, blocks=300)
-    args = p.parse_args(argv)
-    if args.smoke:
-        args.blocks, args.steps, args.synthetic = 2, 5, True
+    args = common.parse_block_args(p, argv, blocks=300)
     common.limit_threads(args.threads)
     import tinygrad_nn as tg
 

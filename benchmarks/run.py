@@ -244,10 +244,16 @@ def _segment(n: int, batch_size: int, segments: int, k: int) -> tuple[int, int]:
     return min(a * batch_size, n), min(b * batch_size, n)
 
 
+def same_repeat_ratios(by_repeat: dict[str, dict[int, float]], name: str,
+                       other: str) -> list[float]:
+    """time(name) / time(other) in each repeat both ran, in repeat order."""
+    a, b = by_repeat.get(name, {}), by_repeat.get(other, {})
+    return [a[r] / b[r] for r in sorted(a) if r in b]
+
+
 def paired_ratio(by_repeat: dict[str, dict[int, float]], name: str, other: str) -> float | None:
     """Median over the repeats both ran of time(name) / time(other) in that repeat."""
-    a, b = by_repeat.get(name, {}), by_repeat.get(other, {})
-    ratios = [a[r] / b[r] for r in a if r in b]
+    ratios = same_repeat_ratios(by_repeat, name, other)
     return float(np.median(ratios)) if ratios else None
 
 
@@ -281,20 +287,18 @@ def report_group(checked, wl, dtype, times, by_repeat, accs, counts, failed, arg
     print(common.markdown_table(header, rows))
     verdicts = []
     if not args.smoke and tg:
-        for wname, other, bound, text in TARGETS:
-            if wname != wl.name or other not in stats:
-                continue
+        targets = [(o, bound, text) for w, o, bound, text in TARGETS
+                   if w == wl.name and o in stats]
+        for other, bound, text in targets:
             r = paired_ratio(by_repeat, TG, other)
             of_medians = tg.median / stats[other].median
             verdicts.append(f"{wl.name}/{dtype}: {text}: {_shown(r, bound)} (ratio of medians "
                             f"{_shown(of_medians, bound)}) -> {'PASS' if r <= bound else 'FAIL'}")
         for v in verdicts:
             print("  " + v)
-        others = [o for w, o, _, _ in TARGETS if w == wl.name and o in by_repeat]
-        for other in others:
-            a, b = by_repeat[TG], by_repeat[other]
+        for other, _, _ in targets:
             print(f"  tinygrad_nn / {other}, repeat by repeat: "
-                  + " ".join(f"{a[r] / b[r]:.2f}" for r in sorted(a) if r in b))
+                  + " ".join(f"{q:.2f}" for q in same_repeat_ratios(by_repeat, TG, other)))
     return verdicts
 
 

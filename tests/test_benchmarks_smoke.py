@@ -133,7 +133,8 @@ def test_paired_ratio_is_the_median_of_same_repeat_ratios(monkeypatch):
     import run
 
     by_repeat = {"a": {0: 2.0, 1: 4.0, 2: 9.0}, "b": {0: 1.0, 1: 1.0, 3: 5.0}}
-    assert run.paired_ratio(by_repeat, "a", "b") == 3.0  # repeats 0 and 1: ratios 2 and 4
+    assert run.same_repeat_ratios(by_repeat, "a", "b") == [2.0, 4.0]  # repeats 0 and 1
+    assert run.paired_ratio(by_repeat, "a", "b") == 3.0
     assert run.paired_ratio(by_repeat, "b", "a") == 0.375
     assert run.paired_ratio(by_repeat, "a", "missing") is None
 
