@@ -561,6 +561,72 @@ def test_fused_mlp_without_input_grad_and_one_d_input(batch):
         np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+def _grads_match_unfused(seq, linears, acts, xv):
+    """seq's output and every gradient (x, weights, biases present) equal the unfused float64
+    reference's, for the upstream gradient 1 + output (so every output entry counts)."""
+    x = t64(xv)
+    out = seq(x)
+    assert isinstance(out.grad_fn, MLP)
+    ref_x = t64(xv)
+    ref, ref_params = _unfused(ref_x, linears, acts)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    (out * (out.detach() + 1.0)).sum().backward()
+    (ref * (ref.detach() + 1.0)).sum().backward()
+    ours = [x.grad] + [g for lin in linears
+                       for g in (lin.weight.grad, None if lin.bias is None else lin.bias.grad)
+                       if g is not None]
+    for got, want in zip(ours, [ref_x.grad, *(p.grad for p in ref_params)], strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_fused_mlp_with_a_bias_on_some_layers_only():
+    rng = np.random.default_rng(31)
+    linears = [nn.Linear(5, 4).double(), nn.Linear(4, 3, bias=False).double(),
+               nn.Linear(3, 2).double()]
+    seq = nn.Sequential(linears[0], nn.Sigmoid(), linears[1], nn.ReLU(), linears[2], nn.Tanh())
+    _grads_match_unfused(seq, linears, ["sigmoid", "relu", "tanh"], rng.standard_normal((6, 5)))
+
+
+def test_fused_mlp_sees_a_bias_given_or_taken_after_the_chain_was_built():
+    # the per-architecture code reads each Linear's bias at every call: a layer built without a
+    # bias and given one later (or the reverse) computes with what it has now
+    rng = np.random.default_rng(32)
+    linears = [nn.Linear(5, 4, bias=False).double(), nn.Linear(4, 3).double()]
+    seq = nn.Sequential(linears[0], nn.Sigmoid(), linears[1], nn.Sigmoid())
+    xv = rng.standard_normal((6, 5))
+    _grads_match_unfused(seq, linears, ["sigmoid", "sigmoid"], xv)
+    linears[0].bias = nn.Parameter(t64(rng.standard_normal(4), False))
+    linears[1].bias = None
+    for lin in linears:
+        lin.weight.grad = None
+    _grads_match_unfused(seq, linears, ["sigmoid", "sigmoid"], xv)
+    assert linears[0].bias.grad is not None
+
+
+def test_fused_mlp_code_is_straight_line_per_architecture():
+    """MLP.of writes call and backward out for one architecture: no loop over the layers, one
+    block per layer, one op class per tuple of activations."""
+    acts = ("sigmoid", "relu", None, "tanh")
+    op = MLP.of(acts)
+    assert MLP.of(acts) is op and MLP.of(acts[:2]) is not op and op.acts == acts
+    body = op.source
+    assert not any(line.lstrip().startswith(("for ", "while ")) for line in body.splitlines())
+    assert body.count(".dot(wd") == len(acts)  # one matmul per layer forward
+    assert body.count("# layer ") == len(acts)  # one backward block per layer
+    assert body.count("tanh(a") == 2 and body.count("greater(a") == 1  # σ, tanh; relu'
+
+
+def test_fused_relu_chain_raises_no_numpy_deprecation_warning():
+    import warnings
+
+    seq = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = seq(tg.tensor(np.ones((2, 3), np.float32)))
+        out.sum().backward()
+    assert isinstance(out.grad_fn, MLP)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pickled_sequential_runs_fused_with_the_same_numbers(dtype):
     """A pickled model comes back runnable and still fused: its chain is rebuilt from the

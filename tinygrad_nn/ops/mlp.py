@@ -78,7 +78,7 @@ _DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array
     None: "    d = g\n",
 }
 _PARAM_GRADS = """\
-    if e[{p}] is not None:  # BP4 (matmul's kernel for many rows; its outer product is slow)
+    if e[{p}] is not None:  # BP4 (matmul's kernel past 32 rows; its outer product is slow)
         grads[{p}] = matmul(d.T, a{j}) if big else d.T.dot(a{j})
     if e[{q}] is not None:  # BP3
         grads[{q}] = ones_rows.dot(d)
