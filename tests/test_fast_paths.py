@@ -614,6 +614,9 @@ def test_fused_mlp_code_is_straight_line_per_architecture():
     assert body.count(".dot(wd") == len(acts)  # one matmul per layer forward
     assert body.count("# layer ") == len(acts)  # one backward block per layer
     assert body.count("tanh(a") == 2 and body.count("greater(a") == 1  # σ, tanh; relu'
+    import linecache  # tracebacks through the generated code show its lines
+
+    assert linecache.getline(f"<MLP{acts}>", 1) == "def call(cls, x, layers):\n"
 
 
 def test_fused_relu_chain_raises_no_numpy_deprecation_warning():

@@ -16,15 +16,18 @@ relu' = [a > 0]. Rows are all leading dims of x (backward flattens them); Σ_row
 
 The code is written out per architecture: ``MLP.of(acts)`` generates the ``call`` and
 ``backward`` of that tuple of activations with one block of straight-line NumPy calls per layer
-(``MLP.of(acts).source`` shows it) — at the book's batch of 10 the step is mostly per-call
-overhead, and a loop over the layers (its iteration, the per-layer branches on the activation,
-a helper call per rule) cost 6% of the step. The blocks are the templates below, one per
+(``MLP.of(acts).source`` shows it): at the book's batch of 10 the step is mostly per-call
+overhead, and the generic loop over the layers this replaced (its iteration, the per-layer
+branches on the activation, a helper call per rule) made the whole training step 1/0.958 as
+long (``benchmarks/ab.py``, 2026-12-01). The blocks are the templates below, one per
 activation; every ufunc gets its output positionally (the cheapest call form) and writes into
 the layer's own fresh array. Under create_graph the node recomputes its forward with per-layer
 tracked ops and differentiates that, so higher-order gradients work as for the unfused layers.
 """
 
 from __future__ import annotations
+
+import linecache
 
 import numpy as np
 
@@ -34,7 +37,7 @@ from ..engine.node import Op
 from ..tensor import Tensor
 from .matmul import Linear
 
-# -- the templates: {l} is the layer (1..L), {p} the index of its weight among the inputs -------
+# -- the templates: {l} is the layer (1..L), {j} = l - 1, {p}/{q} its weight's/bias's input index
 _FORWARD_LAYER = """\
     w{l}, b{l} = m{l}.weight, m{l}.bias
     wd{l} = w{l}.data
@@ -180,8 +183,11 @@ class MLP(Op):
         op = cls._cache.get(acts)
         if op is None:
             source = _source(acts)
+            filename = f"<MLP{acts}>"
+            # tracebacks (and detect_anomaly's forward traces) show the generated lines
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             code: dict = {}
-            exec(compile(source, f"<MLP{acts}>", "exec"), dict(_NAMESPACE), code)  # noqa: S102
+            exec(compile(source, filename, "exec"), dict(_NAMESPACE), code)  # noqa: S102
             saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
             op = cls._cache[acts] = type("MLP", (cls,), {
                 "acts": acts, "saves": saves, "source": source,
