@@ -155,7 +155,10 @@ class Abs(Op):
 
 
 def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x."""
+    """σ(x) = ½ tanh(x/2) + ½ written into ``out`` (may be x itself): overflow-free for any x.
+
+    This and the three ``*_grad`` rules below are written out again, call for call, in the
+    templates of ``ops/mlp.py`` (the fused network's code has no helper calls): change both."""
     half = consts[out.dtype][1]  # (in-place operators, positional out: the cheapest calls)
     np.multiply(x, half, out)
     np.tanh(out, out)

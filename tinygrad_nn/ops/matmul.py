@@ -38,6 +38,11 @@ class Matmul(Op):
         return (g @ y.mT if n[0] else None), (x.mT @ g if n[1] else None)
 
 
+#: from this many rows on, BP4's δᵀa goes to np.matmul's kernel (ndarray.dot below: its outer
+#: product for few rows is 7x faster). ``ops.mlp``'s generated backward uses it too.
+MATMUL_ROWS = 32
+
+
 def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
     """BP4 and BP3 of a layer z = a Wᵀ + b: ``(∂C/∂W, ∂C/∂b) = (δᵀ a, Σ_rows δ)``.
 
@@ -51,7 +56,7 @@ def param_grads(delta: np.ndarray, a: np.ndarray, need_w: bool, need_b: bool):
     rows = len(delta)
     # BP4: ndarray.dot (no np.dot dispatch layer) for a few rows (matmul's outer product, one
     # row, is 7x slower), matmul's kernel for many
-    gw = (np.matmul(delta.T, a) if rows > 32 else delta.T.dot(a)) if need_w else None
+    gw = (np.matmul(delta.T, a) if rows > MATMUL_ROWS else delta.T.dot(a)) if need_w else None
     gb = ones[delta.dtype][rows].dot(delta) if need_b else None  # BP3
     return gw, gb
 

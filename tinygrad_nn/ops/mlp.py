@@ -35,7 +35,7 @@ from ..engine.constants import consts, ones
 from ..engine.grad_mode import mode
 from ..engine.node import Op
 from ..tensor import Tensor
-from .matmul import Linear
+from .matmul import MATMUL_ROWS, Linear
 
 # -- the templates: {l} is the layer (1..L), {j} = l - 1, {p}/{q} its weight's/bias's input index
 _FORWARD_LAYER = """\
@@ -55,7 +55,7 @@ _FORWARD_LAYER = """\
         rb{l} = b{l}.requires_grad
     rw{l} = w{l}.requires_grad
 """
-_ACTIVATION = {  # act(z) in place: z is the layer's own fresh array
+_ACTIVATION = {  # act(z) in place: z is the layer's own fresh array (sigmoid: sigmoid_into)
     "sigmoid": """\
     multiply(a{l}, half, a{l})  # σ(z) = ½ tanh(½ z) + ½: exact, and never overflows
     tanh(a{l}, a{l})
@@ -66,7 +66,7 @@ _ACTIVATION = {  # act(z) in place: z is the layer's own fresh array
     "tanh": "    tanh(a{l}, a{l})\n",
     None: "",
 }
-_DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array
+_DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array (elementwise.py's *_grad)
     "sigmoid": """\
     d = subtract(one, a{l})  # σ' = a (1 − a)
     multiply(d, a{l}, d)
@@ -81,7 +81,7 @@ _DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array
     None: "    d = g\n",
 }
 _PARAM_GRADS = """\
-    if e[{p}] is not None:  # BP4 (matmul's kernel past 32 rows; its outer product is slow)
+    if e[{p}] is not None:  # BP4 (as matmul.param_grads)
         grads[{p}] = matmul(d.T, a{j}) if big else d.T.dot(a{j})
     if e[{q}] is not None:  # BP3
         grads[{q}] = ones_rows.dot(d)
@@ -132,11 +132,15 @@ def _source(acts: tuple) -> str:
         f"        {', '.join(f'a{l}' for l in range(n + 1))}, g = "
         f"[t.reshape(-1, t.shape[-1]) for t in (*self.activations, g)]",
         "    rows = len(a0)",
-        "    big = rows > 32",
+        "    big = rows > MATMUL_ROWS",
         "    dt = a0.dtype",
-        "    one, zero, ones_rows = consts[dt][2], consts[dt][0], ones[dt][rows]",
-        f"    grads = [None] * {2 * n + 1}",
+        "    ones_rows = ones[dt][rows]",
     ]
+    if "sigmoid" in acts or "tanh" in acts:
+        bwd.append("    one = consts[dt][2]")
+    if "relu" in acts:
+        bwd.append("    zero = consts[dt][0]")
+    bwd.append(f"    grads = [None] * {2 * n + 1}")
     for l in range(n, 0, -1):
         p = 2 * l - 1  # W_l's index among the inputs [x, W_1, b_1, ...]
         bwd.append(f"    # layer {l}: BP{'1' if l == n else '2'}, BP3, BP4\n"
@@ -154,7 +158,7 @@ def _source(acts: tuple) -> str:
 
 _NAMESPACE = {
     "add": np.add, "multiply": np.multiply, "subtract": np.subtract, "tanh": np.tanh,
-    "maximum": np.maximum, "greater": np.greater, "matmul": np.matmul,
+    "maximum": np.maximum, "greater": np.greater, "matmul": np.matmul, "MATMUL_ROWS": MATMUL_ROWS,
     "consts": consts, "ones": ones, "mode": mode, "Tensor": Tensor,
     "make": Tensor._make, "new": object.__new__,
 }
