@@ -265,8 +265,11 @@ def on_grid(offsets):
 
 
 def float32_exact(arrays, kw):
-    """Values that float32 represents exactly (so a float32 cast is differentiated exactly)."""
-    return [a.astype(np.float32).astype(np.float64) for a in arrays]
+    """Multiples of 2**-12 (|x| <= 10): float32 represents them and their neighbours x ± eps
+    (eps = 2**-10) exactly, so a float32 cast is differentiated exactly. (Values merely
+    representable are not enough: x just below 2 is, but x + eps crosses into the next binade
+    and rounds, and the finite difference is off by 2**-14.)"""
+    return [np.round(a * 2.0**12) / 2.0**12 for a in arrays]
 
 
 # -- NumPy references --------------------------------------------------------------------------
