@@ -111,7 +111,7 @@ def test_profile_step_smoke():
     assert_finite_rows(out, "backward", 1, 1)
     counted = re.search(r"Python work per tinygrad_nn step: ([\d,]+) bytecodes, (\d+) Python", out)
     assert counted and int(counted[1].replace(",", "")) > 0 and int(counted[2]) > 0, out
-    assert_finite_rows(out, "engine/backward.py:run", 1, 2)  # the per-function table
+    assert_finite_rows(out, "optim/sgd.py:step", 1, 2)  # the per-function table
 
 
 def test_profile_step_wide_smoke():

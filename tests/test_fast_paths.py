@@ -604,16 +604,16 @@ def test_fused_mlp_sees_a_bias_given_or_taken_after_the_chain_was_built():
 
 
 def test_fused_mlp_code_is_straight_line_per_architecture():
-    """MLP.of writes call and backward out for one architecture: no loop over the layers, one
-    block per layer, one op class per tuple of activations."""
+    """MLP.of writes call, backward and backward_into out for one architecture: no loop over
+    the layers, one block per layer in each backward, one op class per tuple of activations."""
     acts = ("sigmoid", "relu", None, "tanh")
     op = MLP.of(acts)
     assert MLP.of(acts) is op and MLP.of(acts[:2]) is not op and op.acts == acts
     body = op.source
     assert not any(line.lstrip().startswith(("for ", "while ")) for line in body.splitlines())
     assert body.count(".dot(wd") == len(acts)  # one matmul per layer forward
-    assert body.count("# layer ") == len(acts)  # one backward block per layer
-    assert body.count("tanh(a") == 2 and body.count("greater(a") == 1  # σ, tanh; relu'
+    assert body.count("# layer ") == 2 * len(acts)  # one block per layer in each backward
+    assert body.count("tanh(a") == 2 and body.count("greater(a") == 2  # σ, tanh; relu' twice
     import linecache  # tracebacks through the generated code show its lines
 
     assert linecache.getline(f"<MLP{acts}>", 1) == "def call(cls, x, layers):\n"
@@ -869,3 +869,164 @@ def test_quadratic_cost_shape_mismatch_and_mixed_dtypes():
     c.backward()
     assert a.grad.dtype == np.float32
     np.testing.assert_allclose(a.grad.numpy(), (a_np - y_np) / 5, rtol=1e-6, atol=1e-7)
+
+
+# -- 7. loss.backward() of the quadratic cost over an MLP node in one call -----------------------
+def _book_step(seed=30, dtype=np.float64, x_grad=False, y_grad=False, acts=("sigmoid", "sigmoid")):
+    """A seeded net (4-5-3, the given activations), a batch and its cost, ready to backward."""
+    seq, linears = _build([4, 5, 3], list(acts), True, dtype, seed)
+    rng = np.random.default_rng(seed)
+    x = tg.tensor(rng.standard_normal((6, 4)).astype(dtype), requires_grad=x_grad)
+    y = tg.tensor(rng.uniform(0, 1, (6, 3)).astype(dtype), requires_grad=y_grad)
+    out = seq(x)
+    return seq, x, y, out, nn.QuadraticCost()(out, y)
+
+
+def _param_grads(seq):
+    return [None if p.grad is None else p.grad.numpy().copy() for p in seq.parameters()]
+
+
+def _engine_only(monkeypatch):
+    """Make the one-call path unavailable: every backward then runs the engine's loop."""
+    from tinygrad_nn.ops.loss import SquaredError
+
+    monkeypatch.setattr(SquaredError, "backward_root", None)
+
+
+@pytest.mark.parametrize("acts", [("sigmoid", "sigmoid"), ("relu", None), ("tanh", "sigmoid")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cost_over_mlp_backward_is_one_call_with_the_engines_exact_result(acts, dtype,
+                                                                          monkeypatch):
+    from tinygrad_nn.engine import backward as engine
+
+    seq, _, _, out, loss = _book_step(dtype=dtype, acts=acts)
+    with monkeypatch.context() as m:  # the engine's loop is not entered at all
+        m.setattr(engine, "run", lambda *a, **k: pytest.fail("the engine ran"))
+        loss.backward()
+    assert all(type(p._grad) is np.ndarray for p in seq.parameters())  # fresh arrays, kept
+    assert out.grad_fn.freed and loss.grad_fn.freed  # the graph is freed as by the engine
+    fused = _param_grads(seq)
+    _engine_only(monkeypatch)
+    seq.zero_grad()
+    seq2, _, _, _, loss2 = _book_step(dtype=dtype, acts=acts)
+    loss2.backward()
+    for got, want in zip(fused, _param_grads(seq2), strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)  # the same arithmetic, bit for bit
+    # and the closed form: BP1-BP4 for the sigmoid net (float64)
+    if acts == ("sigmoid", "sigmoid") and dtype == np.float64:
+        seq3, x, y, out3, _ = _book_step()
+        (w1, b1, w2, b2) = (p.data for p in seq3.parameters())
+        a1 = 1 / (1 + np.exp(-(x.data @ w1.T + b1)))
+        a2 = out3.data
+        d2 = (a2 - y.data) / 6 * a2 * (1 - a2)  # BP1
+        d1 = d2 @ w2 * a1 * (1 - a1)  # BP2
+        for got, want in zip(fused, [d1.T @ x.data, d1.sum(0), d2.T @ a1, d2.sum(0)],
+                             strict=True):  # BP4, BP3
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", ["retain_out", "retain_loss", "x_grad", "y_grad", "accumulate",
+                                  "retain_graph", "anomaly", "frozen_bias"])
+def test_cost_over_mlp_backward_where_the_one_call_path_steps_aside(case, monkeypatch):
+    """Each case either falls back to the engine's loop or is handled by the one-call path
+    itself; the gradients (and retained ones) are exactly the engine's."""
+    def run(monkey):
+        if monkey:
+            _engine_only(monkeypatch)
+        seq, x, y, out, loss = _book_step(x_grad=case == "x_grad", y_grad=case == "y_grad")
+        if case == "frozen_bias":
+            seq[0].bias.requires_grad_(False)
+            seq.zero_grad()
+            out = seq(x)
+            loss = nn.QuadraticCost()(out, y)
+        if case == "retain_out":
+            out.retain_grad()
+        if case == "retain_loss":
+            loss.retain_grad()
+        if case == "accumulate":  # gradients already there: they add up
+            loss.backward(retain_graph=True)
+        if case == "anomaly":
+            with autograd.detect_anomaly():
+                loss.backward()
+        else:
+            loss.backward(retain_graph=case == "retain_graph")
+        if case == "retain_graph":  # a second pass through the kept graph adds the same again
+            loss.backward()
+        got = _param_grads(seq)
+        if case == "retain_out":
+            got.append(out.grad.numpy())
+        if case == "retain_loss":
+            got.append(loss.grad.numpy())
+        if case == "x_grad":
+            got.append(x.grad.numpy())
+        if case == "y_grad":
+            got.append(y.grad.numpy())
+        return got
+
+    ours = run(False)
+    engine = run(True)
+    assert len(ours) == len(engine)
+    for got, want in zip(ours, engine, strict=True):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got, want)
+    if case == "frozen_bias":
+        assert ours[1] is None and ours[0] is not None
+
+
+def test_cost_over_mlp_backward_raises_as_the_engine_does():
+    # an in-place change of the network's output after the cost was computed
+    _, _, _, out, loss = _book_step()
+    with tg.no_grad():
+        out.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    # a parameter updated between the forward and backward
+    seq, _, _, _, loss = _book_step()
+    with tg.no_grad():
+        seq[0].weight.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    # a second backward through the freed graph
+    _, _, _, _, loss = _book_step()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_fused_mlp_with_a_weight_computed_by_tracked_ops_routes_its_gradient():
+    """A Linear whose weight is a non-leaf tensor (a product of a leaf): the gradient reaches the
+    leaf behind it, as with the modules one by one (the run falls back to them)."""
+    rng = np.random.default_rng(31)
+    seq = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 2), nn.Sigmoid()).double()
+    base = t64(rng.standard_normal((4, 3)))
+    del seq[0].weight
+    seq[0].weight = base * 2.0
+    x = t64(rng.standard_normal((5, 3)), False)
+    y = t64(rng.uniform(0, 1, (5, 2)), False)
+    nn.QuadraticCost()(seq(x), y).backward()
+    want = base.detach().requires_grad_()
+    a = x
+    for m, w in [(seq[0], want * 2.0), (seq[2], seq[2].weight.detach())]:
+        a = (a @ w.T + m.bias.detach()).sigmoid()
+    (0.5 / 5 * ((a - y) ** 2).sum()).backward()
+    assert base.grad is not None
+    np.testing.assert_allclose(base.grad.numpy(), want.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("batch", [(), (6,), (2, 3)])
+def test_mse_loss_over_mlp_one_call_matches_the_engine_for_any_batch_shape(batch, monkeypatch):
+    def grads(engine_only):
+        if engine_only:
+            _engine_only(monkeypatch)
+        seq, _ = _build([4, 5, 3], ["sigmoid", "tanh"], True, np.float64, 32)
+        rng = np.random.default_rng(32)
+        x = t64(rng.standard_normal((*batch, 4)), False)
+        nn.MSELoss()(seq(x), t64(rng.standard_normal((*batch, 3)), False)).backward()
+        return _param_grads(seq)
+
+    ours = grads(False)
+    for got, want in zip(ours, grads(True), strict=True):
+        np.testing.assert_array_equal(got, want)

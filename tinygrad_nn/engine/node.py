@@ -62,6 +62,10 @@ class Op:
     exact_grads: bool = False  # backward's gradients already have the inputs' shapes and dtypes
     fresh_grads: bool = False  # NumPy-mode gradients are new arrays (not g, no views, unshared)
     _trace: list | None = None  # forward traceback, recorded under detect_anomaly
+    # ``backward_root(retain_graph) -> bool``: all of ``loss.backward()`` in one call, for a root
+    # node that can run it fused with its producer's rules (``SquaredError`` over an ``MLP``);
+    # False when it cannot (the engine's loop runs instead). None: the loop always runs.
+    backward_root = None
     _retained = None  # weakref to the output Tensor that called retain_grad()
 
     def forward(self, *args, **params):  # pragma: no cover - every op defines it
@@ -102,7 +106,8 @@ class Op:
     def _result(self, out: np.ndarray) -> Tensor:
         """The result Tensor of this node, once ``parents``, ``arrays``, ``edges`` and
         ``needs_input_grad`` are set: number the node, stamp the clock, keep ``out`` if backward
-        reads it."""
+        reads it. (``MLP.call`` and ``SquaredError.call`` do this inline: a call less per step;
+        a change here belongs there too.)"""
         self.seq = next(_seq)
         self.epoch = clock[0]
         result = _make(out, self, True)
@@ -163,7 +168,7 @@ class Op:
     def release(self) -> None:
         """Drop everything saved for backward (the graph is freed after a backward pass)."""
         d = self.__dict__
-        seq = d.get("seq", -1)
+        seq = d["seq"]  # (a node in a graph was numbered by _result; the engine never frees twice)
         d.clear()
         d["freed"] = True
         d["seq"] = seq  # still orders the heap if a later backward reaches this node (and raises)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import anomaly
 from ..engine.constants import ones, scalars
 from ..engine.grad_mode import mode
-from ..engine.node import Op
+from ..engine.node import Op, _seq, clock
 from ..tensor import Tensor
+from .mlp import MLP
 
 _new = object.__new__
+_make = Tensor._make
+array = np.array
 
 
 def _sum_squares(d: np.ndarray, scale: float) -> np.ndarray:
@@ -37,17 +41,22 @@ class SquaredError(Op):
         ``scale · Σ (x − y)²``, 0-d. The hot path of ``nn.QuadraticCost``."""
         a, t = x.data, y.data
         d = a - t
-        out = _sum_squares(d, scale)
+        flat = d.ravel()  # (_sum_squares, inline)
+        out = array(flat.dot(flat) * scale, d.dtype)
         rx, ry = x.requires_grad, y.requires_grad
         if not ((rx or ry) and mode.enabled):
-            return Tensor._make(out, None, False)
+            return _make(out, None, False)
         node = _new(cls)  # (scale and axis are attributes, not parents: two inputs to route)
         node.d, node.scale, node.axis = d, scale, None
         node.needs_input_grad = [rx, ry]
         node.parents = [x, y]
         node.arrays = [a, t]
         node.edges = [(x.grad_fn or x) if rx else None, (y.grad_fn or y) if ry else None]
-        return node._result(out)
+        node.seq = next(_seq)  # Op._result, inline (saves_out is False)
+        node.epoch = clock[0]
+        if anomaly.enabled:
+            anomaly.record(node)
+        return _make(out, node, True)
 
     def forward(self, x, y, scale=1.0, axis=None):
         """``axis``: None sums everything (0-d out), -1 sums each row, 'none' keeps elements."""
@@ -65,6 +74,30 @@ class SquaredError(Op):
         if axis == "none":
             return sq * scale if scale != 1.0 else sq
         return np.sum(sq, axis=axis) * scale
+
+    def backward_root(self, retain_graph: bool | None) -> bool:
+        """``loss.backward()`` when this cost sits right on an ``MLP`` node (the book's step), as
+        one call: ∂C/∂a^L = (a − y)·2·scale as ``backward`` computes it, then the MLP's rules
+        (``backward_into``) store the parameters' gradients in their ``.grad``. The same
+        arithmetic and the same result as the engine's loop over the two nodes, taken only when
+        the loop would do nothing else: the clock has not moved since the MLP node was made (no
+        in-place change since the forward, neither node freed), no ``retain_grad``, only the
+        parameters need gradients (not x, not y), no anomaly detection. Returns False, having
+        done nothing, otherwise."""
+        c = clock[0]
+        if self.epoch != c or anomaly.enabled:  # (a freed node's epoch is -1)
+            return False
+        m = self.edges[0]
+        if not (isinstance(m, MLP) and m.epoch == c and m.edges[0] is None
+                and self.edges[1] is None and self.exact_grads and self.axis is None
+                and m._retained is None and self._retained is None):
+            return False
+        d = self.d
+        m.backward_into(d * scalars[d.dtype][2.0 * self.scale])  # (upstream 1: backward's factor)
+        if not retain_graph:
+            self.release()
+            m.release()
+        return True
 
     def backward(self, g):
         c = 2.0 * self.scale

@@ -31,15 +31,19 @@ import linecache
 
 import numpy as np
 
+from ..engine import anomaly
+from ..engine.backward import _accumulate
 from ..engine.constants import consts, ones
 from ..engine.grad_mode import mode
-from ..engine.node import Op
+from ..engine.node import Op, _seq, clock
 from ..tensor import Tensor
 from .matmul import MATMUL_ROWS, Linear
 
 # -- the templates: {l} is the layer (1..L), {j} = l - 1, {p}/{q} its weight's/bias's input index
 _FORWARD_LAYER = """\
     w{l}, b{l} = m{l}.weight, m{l}.bias
+    if w{l}.grad_fn is not None:  # a weight computed by tracked ops: the modules route it
+        raise TypeError
     wd{l} = w{l}.data
     if wd{l}.dtype is not dt and wd{l}.dtype != dt:  # (equal dtypes need not be one object:
         raise TypeError  # an unpickled array's is not NumPy's own)
@@ -49,7 +53,7 @@ _FORWARD_LAYER = """\
         rb{l} = False
     else:
         bd{l} = b{l}.data
-        if bd{l}.dtype is not dt and bd{l}.dtype != dt:
+        if (bd{l}.dtype is not dt and bd{l}.dtype != dt) or b{l}.grad_fn is not None:
             raise TypeError
         add(a{l}, bd{l}, a{l})
         rb{l} = b{l}.requires_grad
@@ -86,6 +90,20 @@ _PARAM_GRADS = """\
     if e[{q}] is not None:  # BP3
         grads[{q}] = ones_rows.dot(d)
 """
+_PARAM_GRADS_INTO = """\
+    if e[{p}] is not None:  # BP4, into W_{l}.grad (a fresh array: the leaf keeps it, as run does)
+        gp = matmul(d.T, a{j}) if big else d.T.dot(a{j})
+        if p{p}._grad is None:
+            p{p}._grad = gp
+        else:
+            accumulate(p{p}, gp, False)
+    if e[{q}] is not None:  # BP3, into b_{l}.grad
+        gp = ones_rows.dot(d)
+        if p{q}._grad is None:
+            p{q}._grad = gp
+        else:
+            accumulate(p{q}, gp, False)
+"""
 
 
 def _source(acts: tuple) -> str:
@@ -119,18 +137,44 @@ def _source(acts: tuple) -> str:
         f"    node.arrays = [a0, {datas}]",
         f"    node.edges = [(x.grad_fn or x) if rx else None, {edges}]  # leaves: their own edge",
         f"    node.activations = [{', '.join(f'a{l}' for l in range(n + 1))}]",
-        f"    return node._result(a{n})",
+        "    node.seq = next(seq)  # Op._result, inline: number the node, stamp the clock",
+        "    node.epoch = clock[0]",
+        f"    out = make(a{n}, node, True)",
+        f"    node.out = a{n}  # (saves_out)",
+        "    node.out_vc = out._vc",
+        "    if anomaly.enabled:",
+        "        anomaly.record(node)",
+        "    return out",
     ]
-    bwd = [
-        "def backward(self, g):",
-        "    if isinstance(g, Tensor):",
-        "        return self._backward_graph(g)",
-        "    e, w = self.edges, self.arrays",
-        f"    {', '.join(f'a{l}' for l in range(n + 1))}, = self.activations",
+    return ("\n".join(fwd) + "\n\n\n" + _backward_source(acts, into=False) + "\n\n"
+            + _backward_source(acts, into=True))
+
+
+def _backward_source(acts: tuple, into: bool) -> str:
+    """``backward`` (the gradients as a list), or with ``into`` ``backward_into``: the same rules,
+    storing each parameter's gradient in its ``.grad`` (for ``SquaredError.backward_root``; the
+    input x must need no gradient, and every other edge is None or the parameter itself, as
+    ``call`` makes them)."""
+    n = len(acts)
+    names = ", ".join(f"a{l}" for l in range(n + 1))
+    if into:
+        bwd = [
+            "def backward_into(self, g):",
+            "    e, w = self.edges, self.arrays",
+            f"    _, {', '.join(f'p{i}' for i in range(1, 2 * n + 1))}, = self.parents",
+        ]
+    else:
+        bwd = [
+            "def backward(self, g):",
+            "    if isinstance(g, Tensor):",
+            "        return self._backward_graph(g)",
+            "    e, w = self.edges, self.arrays",
+        ]
+    bwd += [
+        f"    {names}, = self.activations",
         "    shape = a0.shape",
         "    if len(shape) != 2:  # rows: every leading dim",
-        f"        {', '.join(f'a{l}' for l in range(n + 1))}, g = "
-        f"[t.reshape(-1, t.shape[-1]) for t in (*self.activations, g)]",
+        f"        {names}, g = [t.reshape(-1, t.shape[-1]) for t in (*self.activations, g)]",
         "    rows = len(a0)",
         "    big = rows > MATMUL_ROWS",
         "    dt = a0.dtype",
@@ -140,27 +184,31 @@ def _source(acts: tuple) -> str:
         bwd.append("    one = consts[dt][2]")
     if "relu" in acts:
         bwd.append("    zero = consts[dt][0]")
-    bwd.append(f"    grads = [None] * {2 * n + 1}")
+    if not into:
+        bwd.append(f"    grads = [None] * {2 * n + 1}")
+    params = _PARAM_GRADS_INTO if into else _PARAM_GRADS
     for l in range(n, 0, -1):
         p = 2 * l - 1  # W_l's index among the inputs [x, W_1, b_1, ...]
         bwd.append(f"    # layer {l}: BP{'1' if l == n else '2'}, BP3, BP4\n"
-                   + _DELTA[acts[l - 1]].format(l=l) + _PARAM_GRADS.format(p=p, q=p + 1, j=l - 1))
+                   + _DELTA[acts[l - 1]].format(l=l) + params.format(l=l, p=p, q=p + 1, j=l - 1))
         if l > 1:
             bwd.append(f"    g = d.dot(w[{p}])  # BP2: δ W, the gradient w.r.t. the layer's input")
-    bwd += [
-        "    if e[0] is not None:",
-        "        gx = d.dot(w[1])",
-        "        grads[0] = gx if len(shape) == 2 else gx.reshape(shape)",
-        "    return grads",
-    ]
-    return "\n".join(fwd) + "\n\n\n" + "\n".join(bwd) + "\n"
+    if not into:
+        bwd += [
+            "    if e[0] is not None:",
+            "        gx = d.dot(w[1])",
+            "        grads[0] = gx if len(shape) == 2 else gx.reshape(shape)",
+            "    return grads",
+        ]
+    return "\n".join(bwd) + "\n"
 
 
 _NAMESPACE = {
     "add": np.add, "multiply": np.multiply, "subtract": np.subtract, "tanh": np.tanh,
     "maximum": np.maximum, "greater": np.greater, "matmul": np.matmul, "MATMUL_ROWS": MATMUL_ROWS,
     "consts": consts, "ones": ones, "mode": mode, "Tensor": Tensor,
-    "make": Tensor._make, "new": object.__new__,
+    "make": Tensor._make, "new": object.__new__, "accumulate": _accumulate,
+    "seq": _seq, "clock": clock, "anomaly": anomaly,
 }
 
 
@@ -195,7 +243,8 @@ class MLP(Op):
             saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
             op = cls._cache[acts] = type("MLP", (cls,), {
                 "acts": acts, "saves": saves, "source": source,
-                "call": classmethod(code["call"]), "backward": code["backward"]})
+                "call": classmethod(code["call"]), "backward": code["backward"],
+                "backward_into": code["backward_into"]})
         return op
 
     @property
