@@ -23,6 +23,10 @@ long (``benchmarks/ab.py``, 2026-12-01). The blocks are the templates below, one
 activation; every ufunc gets its output positionally (the cheapest call form) and writes into
 the layer's own fresh array. Under create_graph the node recomputes its forward with per-layer
 tracked ops and differentiates that, so higher-order gradients work as for the unfused layers.
+``backward_into`` is ``backward`` with each parameter's gradient stored in its ``.grad`` instead
+of returned: ``SquaredError.backward_root`` runs ``loss.backward()`` of the book's step with it,
+in one call, when the engine's loop would do no more (``benchmarks/ab.py`` against the loop over
+the two nodes: 0.935x the step's time in float32, 0.947x in float64, 2026-12-02).
 """
 
 from __future__ import annotations
