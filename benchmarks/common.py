@@ -217,7 +217,11 @@ class OtherCpu:
 
 def limit_threads(n: int) -> None:
     """Use ``n`` threads in every pool: torch's and the BLAS/OpenMP ones (needs threadpoolctl)."""
-    import threadpoolctl
+    try:
+        import threadpoolctl
+    except ImportError:
+        raise SystemExit("--threads needs threadpoolctl to set the BLAS pool's size: "
+                         "pip install threadpoolctl (or pip install -e '.[bench]')") from None
 
     threadpoolctl.threadpool_limits(n)
     if "torch" in sys.modules:
