@@ -6,7 +6,8 @@ An op is a small class with ``forward(self, *arrays, **params) -> ndarray`` and
 keeps the op instance as the output's ``grad_fn``: the node of the graph. (The two ops of the
 training step's hot path, ``ops.mlp.MLP`` and ``ops.loss.SquaredError``, also have a ``call``
 classmethod that does the same in one pass with their forward, and together a ``backward_root``
-that runs ``loss.backward()`` of the pair in one call when the engine's loop would do no more.) The node then holds
+that runs ``loss.backward()`` of the pair in one call when the engine's loop would do no more.)
+The node then holds
 
 - ``parents``: the inputs as given (Tensors, or constants such as a Python scalar);
 - ``arrays``: the inputs as forward saw them (NumPy arrays, or the constants);
