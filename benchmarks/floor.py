@@ -17,7 +17,7 @@ The variants are unsafe (they skip what keeps results right when a user does som
 unusual) and exist only to measure: what is left in ``-all`` is the ops plus the arithmetic the
 semantics require (the loss value, SGD's product lr·g), the floor of this design.
 
-Two more rows bound other designs; both do tinygrad_nn's arithmetic in its order, so they
+Three more rows bound other designs; all do tinygrad_nn's arithmetic in its order, so they
 train exactly its parameters:
 
 - ``API arithmetic``: the hand-written step changed only where PyTorch's semantics demand it:
@@ -30,6 +30,12 @@ train exactly its parameters:
   Tensor per value the user sees, the gradients stored on the parameters, version ticks. A real
   replay engine needs more guards than these (in-place changes, hooks, grad mode, retained
   graphs), so this is a lower bound for one.
+- ``guarded replay``: the replay sketch with those guards (the input, grad and anomaly modes, no
+  patched ``forward``, the modules holding the recorded parameters with their recorded arrays as
+  leaves that require grad, the node fresh and not freed, no graph alive from an earlier forward
+  whose buffers the next one would reuse, ``Tensor.backward``'s arguments), entered the way the
+  user's loop enters tinygrad_nn (``model`` and ``loss_fn`` are modules; ``zero_grad`` and
+  ``step`` are the real optimizer's): about what a record-and-replay engine could reach.
 
     python benchmarks/floor.py                 # 300 blocks of 200 steps, float32
     python benchmarks/floor.py --dtype float64
@@ -237,6 +243,111 @@ def replay_sketch(tg, dtype: str):
     return epoch
 
 
+class _Guarded:
+    """What the guarded replay's node holds: the recorded values and the clock at the forward."""
+
+    __slots__ = ("x", "a1", "a2", "epoch", "freed")
+
+
+def guarded_replay(tg, dtype: str):
+    """The ``guarded replay`` row: the replay sketch with the guards a real replay engine needs,
+    entered as the user's loop enters tinygrad_nn: ``model(xb)`` and ``loss_fn(...)`` are module
+    calls, ``backward`` takes ``Tensor.backward``'s arguments, ``zero_grad`` and ``step`` are the
+    real optimizer's. Each guard is one that the engine's current step checks too (a failed one
+    would fall back to the eager path; here it raises)."""
+    from tinygrad_nn.engine import anomaly
+    from tinygrad_nn.engine.backward import _accumulate
+    from tinygrad_nn.engine.grad_mode import mode
+    from tinygrad_nn.engine.node import clock
+    from tinygrad_nn.nn.module import forward_overrides
+    from tinygrad_nn.tensor import Tensor
+
+    make = Tensor._make
+    tg.manual_seed(0)
+    net, cost, opt = frameworks.build_book(tg, dtype)
+    params = list(net.parameters())
+    W1, b1, W2, b2 = params
+    d1, d2, d3, d4 = (p.data for p in params)
+    m1, m2 = (m for m in net if isinstance(m, tg.nn.Linear))
+    classes = tuple((type(m), type(m).forward) for m in net)
+    seen = forward_overrides[0]
+    b = BookArithmetic(params, np.dtype(dtype))
+    dt, shape = np.dtype(dtype), (10, 784)
+    live = [None]  # the last node: its a1 is BookArithmetic's buffer, reused by the next forward
+
+    def fail():
+        raise RuntimeError("not the recorded step")
+
+    class Model(tg.nn.Module):
+        def forward(self, xt: Tensor) -> Tensor:
+            x = xt.data
+            if (x.shape != shape or x.dtype is not dt or xt.requires_grad or not mode.enabled
+                    or anomaly.enabled or forward_overrides[0] != seen):
+                fail()  # the input, grad and anomaly modes, no forward patched on an instance
+            for c, f in classes:  # ... nor on a class
+                if c.forward is not f:
+                    fail()
+            if (m1.weight is not W1 or m1.bias is not b1 or m2.weight is not W2
+                    or m2.bias is not b2):
+                fail()  # the modules still hold the recorded parameters
+            if (W1.data is not d1 or b1.data is not d2 or W2.data is not d3 or b2.data is not d4
+                    or W1.grad_fn is not None or b1.grad_fn is not None
+                    or W2.grad_fn is not None or b2.grad_fn is not None
+                    or not (W1.requires_grad and b1.requires_grad and W2.requires_grad
+                            and b2.requires_grad)):
+                fail()  # ... with their recorded arrays, as leaves that require grad
+            prev = live[0]
+            if prev is not None and not prev.freed:
+                fail()  # a graph still alive holds the buffers (no backward yet, retain_graph)
+            node = live[0] = _Guarded()
+            node.x = x
+            node.a1, node.a2 = b.forward(x)
+            node.epoch = clock[0]
+            node.freed = False
+            return make(node.a2, node, True)
+
+    class Cost(tg.nn.Module):
+        reduction = "mean"
+
+        def forward(self, out: Tensor, yt: Tensor) -> Tensor:
+            node = out.grad_fn
+            y = yt.data
+            if (type(node) is not _Guarded or node.epoch != clock[0] or out.data is not node.a2
+                    or y.shape != node.a2.shape or y.dtype is not dt or yt.requires_grad
+                    or self.reduction != "mean" or not mode.enabled):
+                fail()
+            return make(b.loss(out.data, y), node, True)
+
+    model, loss_fn = Model(), Cost()
+
+    def backward(loss: Tensor, gradient=None, retain_graph=None, create_graph=False,
+                 inputs=None) -> None:
+        node = loss.grad_fn
+        if (gradient is not None or inputs is not None or create_graph or type(node) is not _Guarded
+                or node.freed or node.epoch != clock[0] or anomaly.enabled):
+            fail()  # Tensor.backward's fast-path test, the node not freed, nothing changed in place
+        for p, g in zip(params, b.backward(node.x, node.a1, node.a2)):  # noqa: B905 (hot)
+            if p._grad is None:
+                p._grad = g
+            else:
+                _accumulate(p, g, False)
+        if not retain_graph:
+            node.x = node.a1 = node.a2 = None
+            node.freed = True
+
+    def epoch(x: np.ndarray, y: np.ndarray) -> None:
+        from_numpy = tg.from_numpy
+        for i in range(0, len(x), 10):
+            xb, yb = from_numpy(x[i:i + 10]), from_numpy(y[i:i + 10])
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            backward(loss)
+            opt.step()
+
+    epoch.params = params
+    return epoch
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args = common.parse_block_args(p, argv, blocks=300)
@@ -253,6 +364,7 @@ def main(argv=None) -> int:
         systems[name] = variant(tg, args.dtype, *parts)
     systems["API arithmetic"] = api_arithmetic(tg, args.dtype)
     systems["replay sketch"] = replay_sketch(tg, args.dtype)
+    systems["guarded replay"] = guarded_replay(tg, args.dtype)
     t = common.time_blocks(systems, x, y, args.blocks, args.steps)
     print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
           f"{args.threads} BLAS thread(s), data: {data.source}")

@@ -160,10 +160,10 @@ def test_segments_together_are_the_batches_of_one_pass(monkeypatch, n, batch, se
 
 
 def test_floor_smoke():
-    """The unsafe variants and the two bounds train exactly what tinygrad_nn trains (else their
-    times mean nothing); the script exits 1 if any parameter differs."""
+    """The unsafe variants and the three bounds train exactly what tinygrad_nn trains (else
+    their times mean nothing); the script exits 1 if any parameter differs."""
     out = run_script("floor.py")
     for name in ("tinygrad_nn", "-engine", "-optimizer", "-modules", "-all", "API arithmetic",
-                 "replay sketch"):
+                 "replay sketch", "guarded replay"):
         assert_finite_rows(out, name, 1, 3)
     assert "equal tinygrad_nn's: True" in out, out
