@@ -120,11 +120,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for group in self.param_groups:
-            if set_to_none:  # (reset_grads' first case, inline: a call less per step)
-                for p in group["params"]:
-                    p._grad = None
-            else:
-                reset_grads(group["params"], False)
+            reset_grads(group["params"], set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError

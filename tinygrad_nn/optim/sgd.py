@@ -85,7 +85,7 @@ class SGD(Optimizer):
         faults per step that way (its first weight is 188 KB), about a fifth of its step. (The
         loop is written out here rather than in a helper: one Python call less per step.)
         """
-        loss = None if closure is None else self._closure(closure)
+        loss = self._closure(closure)
         for group in self.param_groups:
             if group["momentum"] != 0 or group["weight_decay"] != 0:
                 self._update(group)
