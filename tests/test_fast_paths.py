@@ -5,6 +5,9 @@ Every check is against closed-form math, a NumPy formula, the unfused tinygrad_n
 
 from __future__ import annotations
 
+import sys
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +16,9 @@ from hypothesis import strategies as st
 import tinygrad_nn as tg
 import tinygrad_nn.nn.functional as F
 from tinygrad_nn import autograd, nn, optim
+from tinygrad_nn.engine import blas
 from tinygrad_nn.ops.mlp import MLP
+from tinygrad_nn.optim.sgd import _BIG as SGD_BIG
 
 
 def t64(a, grad=True):
@@ -207,12 +212,34 @@ def _expected_step(p, g, lr):
     return p - (np.float32(lr) if p.dtype == np.float32 else lr) * g
 
 
-def _assert_update(actual, expected):
-    assert actual.dtype == expected.dtype
-    if actual.dtype == np.float64:
-        np.testing.assert_array_equal(actual, expected)
-    else:
-        np.testing.assert_array_max_ulp(actual, expected, maxulp=1)
+def _rounded_once(p, g, lr):
+    """p − c·g rounded once to p's dtype (c: lr in that dtype), what a fused multiply-add gives
+    (and torch.optim.SGD): float32 through float64, where c·g is exact; float64 with Fraction."""
+    c = p.dtype.type(lr)
+    if p.dtype == np.float32:
+        return (p.astype(np.float64) - np.float64(c) * g.astype(np.float64)).astype(np.float32)
+    exact = [float(Fraction(a) - Fraction(float(c)) * Fraction(b))  # (correctly rounded)
+             for a, b in zip(p.ravel().tolist(), g.ravel().tolist(), strict=True)]
+    return np.array(exact).reshape(p.shape)
+
+
+def _assert_update(actual, before, g, lr):
+    """SGD's plain update of ``before`` by g: below 128 KiB NumPy's two passes (their two
+    roundings); from there on, where NumPy's BLAS has an axpy, p − lr·g rounded once, exactly
+    (float64: a 128 KiB or smaller array, or else within the two passes' error of them)."""
+    assert actual.dtype == before.dtype
+    two = _expected_step(before, g, lr)
+    if before.nbytes < SGD_BIG or blas.axpy_for(before.dtype) is None:
+        if actual.dtype == np.float64:
+            np.testing.assert_array_equal(actual, two)
+        else:
+            np.testing.assert_array_max_ulp(actual, two, maxulp=1)
+    elif actual.dtype == np.float32 or actual.size <= 16384:
+        np.testing.assert_array_equal(actual, _rounded_once(before, g, lr))
+    else:  # (Fraction is slow for 90,000 elements; test_sgd_big_update_... checks the rounding)
+        prod = before.dtype.type(lr) * g  # each result is within ulp/2 of r = p − c·g, and
+        bound = 2 * (np.spacing(np.abs(two)) + np.spacing(np.abs(prod)))  # two of r + ulp(c·g)/2
+        assert np.all(np.abs(actual - two) <= bound)
 
 
 def _param(rng, shape, dtype):
@@ -245,7 +272,7 @@ def test_sgd_plain_step_is_p_minus_lr_g(dtype, shape, maximize, via):
         grad_t = p.grad if via == "setter" else None
         version = p._version
         opt.step()
-        _assert_update(p.data, _expected_step(before, g, -lr if maximize else lr))
+        _assert_update(p.data, before, g, -lr if maximize else lr)
         if grad_t is not None:
             assert p.grad is grad_t
         assert p.grad is p.grad
@@ -282,7 +309,7 @@ def test_sgd_plain_step_many_params_of_mixed_sizes_and_dtypes():
         skipped_before, skipped_version = skipped.data.copy(), skipped._version
         opt.step()
         for p, b, g, v in zip(params, befores, grads, versions, strict=True):
-            _assert_update(p.data, _expected_step(b, g, lr))
+            _assert_update(p.data, b, g, lr)
             np.testing.assert_array_equal(p.grad.numpy(), g)
             assert p._version == v + 1
         np.testing.assert_array_equal(skipped.data, skipped_before)
@@ -300,9 +327,96 @@ def test_sgd_two_optimizers_and_param_groups_keep_their_own_lr():
     pa, pb, pc = a.data.copy(), b.data.copy(), c.data.copy()
     opt1.step()
     opt2.step()
-    np.testing.assert_array_equal(a.data, pa - 0.1 * ga)
-    np.testing.assert_array_equal(b.data, pb - 0.01 * gb)
-    np.testing.assert_array_equal(c.data, pc + 0.2 * gc)
+    _assert_update(a.data, pa, ga, 0.1)
+    _assert_update(b.data, pb, gb, 0.01)
+    _assert_update(c.data, pc, gc, -0.2)
+
+
+def test_blas_axpy_is_found_in_numpys_own_openblas():
+    """NumPy's Linux wheels (CI's) bundle the ILP64 scipy-openblas: there the one-pass update
+    must be in use (a failed lookup would quietly cost wide's step 3%)."""
+    cfg = np.__config__.CONFIG["Build Dependencies"]["blas"]
+    wheel = cfg["name"] == "scipy-openblas" and "USE64BITINT" in cfg["openblas configuration"]
+    if wheel and sys.platform == "linux":
+        assert blas.axpy_for(np.dtype(np.float32)) is not None
+        assert blas.axpy_for(np.dtype(np.float64)) is not None
+    assert blas.axpy_for(np.dtype(np.float16)) is None
+    assert blas.axpy_for(np.dtype(">f8" if sys.byteorder == "little" else "<f8")) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_axpy_refuses_what_it_cannot_do_in_one_call(dtype):
+    rng = np.random.default_rng(12)
+    y0, x = rng.standard_normal((2, 64, 32)).astype(dtype)
+    for yy, xx in [(y0.copy(), x.astype(np.float16)), (y0.copy(), x[:, :16]),  # dtype, shape
+                   (np.asfortranarray(y0), x), (y0.copy(), np.asfortranarray(x))]:  # layout
+        before = yy.copy()
+        assert not blas.axpy(yy, xx, -0.5)
+        np.testing.assert_array_equal(yy, before)  # nothing done
+    ro = y0.copy()
+    ro.flags.writeable = False
+    assert not blas.axpy(ro, x, -0.5)
+    both = np.concatenate([y0.ravel(), x.ravel()])  # x overlapping y
+    assert not blas.axpy(both[:2048], both[1000:3048], -0.5)
+    y = y0.copy()
+    if blas.axpy_for(np.dtype(dtype)) is not None:
+        assert blas.axpy(y, x, -0.5)
+        np.testing.assert_array_equal(y, _rounded_once(y0, x, 0.5))
+
+
+@pytest.mark.parametrize("dtype, shape", [(np.float32, (256, 128)), (np.float64, (128, 128)),
+                                          (np.float64, (129, 130))])
+def test_sgd_big_update_is_rounded_once_as_torch(dtype, shape):
+    """From 128 KiB on, p − lr·g is rounded once (BLAS's fused axpy): exactly the correctly
+    rounded value, where the two passes differ from it in about one element in eight (by up to
+    thousands of ulps where lr·g nearly cancels p) — and bit for bit what torch.optim.SGD does."""
+    if blas.axpy_for(np.dtype(dtype)) is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    rng = np.random.default_rng(13)
+    p = _param(rng, shape, dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    before = p.data.copy()
+    p.grad = tg.tensor(g)
+    optim.SGD([p], lr=0.137).step()
+    want = _rounded_once(before, g, 0.137)
+    np.testing.assert_array_equal(p.data, want)
+    assert np.mean(want != _expected_step(before, g, 0.137)) > 0.05  # the test can tell them apart
+    torch = pytest.importorskip("torch")
+    tp = torch.nn.Parameter(torch.from_numpy(before.copy()))
+    tp.grad = torch.from_numpy(g)
+    torch.optim.SGD([tp], lr=0.137).step()
+    np.testing.assert_array_equal(p.data, tp.detach().numpy())
+
+
+def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
+    """Where axpy can't run — a parameter array that isn't C-contiguous, a gradient sharing its
+    memory, float16, no BLAS axpy at all — the update is NumPy's two passes, as before; a
+    read-only array raises NumPy's error either way."""
+    rng = np.random.default_rng(14)
+    shape = (300, 300)
+
+    def step_of(p, g_tensor):
+        before, g = p.data.copy(), g_tensor.numpy().copy()
+        p.grad = g_tensor
+        optim.SGD([p], lr=0.137).step()
+        np.testing.assert_array_equal(p.data, _expected_step(before, g, 0.137))
+
+    p = _param(rng, shape, np.float64)
+    p.data = np.asfortranarray(p.data)
+    step_of(p, tg.tensor(rng.standard_normal(shape)))
+    p = _param(rng, shape, np.float64)
+    step_of(p, tg.from_numpy(p.data))  # the gradient is the parameter's own array
+    p = _param(rng, (400, 400), np.float16)
+    step_of(p, tg.tensor(rng.standard_normal((400, 400)).astype(np.float16)))
+    monkeypatch.setattr(blas, "_bound", {np.dtype(np.float64): None})
+    p = _param(rng, shape, np.float64)
+    step_of(p, tg.tensor(rng.standard_normal(shape)))
+    monkeypatch.undo()
+    p = _param(rng, shape, np.float64)
+    p.data.flags.writeable = False
+    p.grad = tg.tensor(rng.standard_normal(shape))
+    with pytest.raises(ValueError, match="read-only"):
+        optim.SGD([p], lr=0.1).step()
 
 
 def test_sgd_step_after_forward_makes_backward_raise():
