@@ -18,7 +18,7 @@ import tinygrad_nn.nn.functional as F
 from tinygrad_nn import autograd, nn, optim
 from tinygrad_nn.engine import blas
 from tinygrad_nn.ops.mlp import MLP
-from tinygrad_nn.optim.sgd import _BIG as SGD_BIG
+from tinygrad_nn.optim.sgd import _AXPY as SGD_AXPY
 
 
 def t64(a, grad=True):
@@ -224,19 +224,19 @@ def _rounded_once(p, g, lr):
 
 
 def _assert_update(actual, before, g, lr):
-    """SGD's plain update of ``before`` by g: below 128 KiB NumPy's two passes (their two
+    """SGD's plain update of ``before`` by g: below 1 MiB NumPy's two passes (their two
     roundings); from there on, where NumPy's BLAS has an axpy, p − lr·g rounded once, exactly
-    (float64: a 128 KiB or smaller array, or else within the two passes' error of them)."""
+    (float64: for up to 140,000 elements, or else within the two passes' error of them)."""
     assert actual.dtype == before.dtype
     two = _expected_step(before, g, lr)
-    if before.nbytes < SGD_BIG or blas.axpy_for(before.dtype) is None:
+    if before.nbytes < SGD_AXPY or blas.axpy_for(before.dtype) is None:
         if actual.dtype == np.float64:
             np.testing.assert_array_equal(actual, two)
         else:
             np.testing.assert_array_max_ulp(actual, two, maxulp=1)
-    elif actual.dtype == np.float32 or actual.size <= 16384:
+    elif actual.dtype == np.float32 or actual.size <= 140_000:
         np.testing.assert_array_equal(actual, _rounded_once(before, g, lr))
-    else:  # (Fraction is slow for 90,000 elements; test_sgd_big_update_... checks the rounding)
+    else:  # (Fraction takes ~5 µs an element; test_sgd_big_update_... checks the rounding)
         prod = before.dtype.type(lr) * g  # each result is within ulp/2 of r = p − c·g, and
         bound = 2 * (np.spacing(np.abs(two)) + np.spacing(np.abs(prod)))  # two of r + ulp(c·g)/2
         assert np.all(np.abs(actual - two) <= bound)
@@ -290,7 +290,10 @@ def test_sgd_plain_step_many_params_of_mixed_sizes_and_dtypes():
              # at the scratch buffer's 128 KiB threshold; a second (300, 300) float64 parameter
              # shares the first one's buffer within the step
              ((32768,), np.float32), ((32767,), np.float32), ((16383,), np.float64),
-             ((300, 300), np.float64)]
+             ((300, 300), np.float64),
+             # at the one-pass axpy's 1 MiB threshold, and over it
+             ((262144,), np.float32), ((262143,), np.float32), ((131071,), np.float64),
+             ((400, 400), np.float64), ((512, 784), np.float32)]
     params = [_param(rng, s, d) for s, d in specs]
     skipped = _param(rng, (4,), np.float64)  # no gradient: untouched
     opt = optim.SGD([*params, skipped], lr=0.05)
@@ -364,10 +367,10 @@ def test_blas_axpy_refuses_what_it_cannot_do_in_one_call(dtype):
         np.testing.assert_array_equal(y, _rounded_once(y0, x, 0.5))
 
 
-@pytest.mark.parametrize("dtype, shape", [(np.float32, (256, 128)), (np.float64, (128, 128)),
-                                          (np.float64, (129, 130))])
+@pytest.mark.parametrize("dtype, shape", [(np.float32, (512, 512)), (np.float32, (512, 784)),
+                                          (np.float64, (256, 512)), (np.float64, (257, 513))])
 def test_sgd_big_update_is_rounded_once_as_torch(dtype, shape):
-    """From 128 KiB on, p − lr·g is rounded once (BLAS's fused axpy): exactly the correctly
+    """From 1 MiB on, p − lr·g is rounded once (BLAS's fused axpy): exactly the correctly
     rounded value, where the two passes differ from it in about one element in eight (by up to
     thousands of ulps where lr·g nearly cancels p) — and bit for bit what torch.optim.SGD does."""
     if blas.axpy_for(np.dtype(dtype)) is None:
@@ -393,7 +396,7 @@ def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
     memory, float16, no BLAS axpy at all — the update is NumPy's two passes, as before; a
     read-only array raises NumPy's error either way."""
     rng = np.random.default_rng(14)
-    shape = (300, 300)
+    shape = (400, 400)  # 1.28 MB in float64: over the axpy threshold
 
     def step_of(p, g_tensor):
         before, g = p.data.copy(), g_tensor.numpy().copy()
@@ -406,8 +409,8 @@ def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
     step_of(p, tg.tensor(rng.standard_normal(shape)))
     p = _param(rng, shape, np.float64)
     step_of(p, tg.from_numpy(p.data))  # the gradient is the parameter's own array
-    p = _param(rng, (400, 400), np.float16)
-    step_of(p, tg.tensor(rng.standard_normal((400, 400)).astype(np.float16)))
+    p = _param(rng, (800, 800), np.float16)
+    step_of(p, tg.tensor(rng.standard_normal((800, 800)).astype(np.float16)))
     monkeypatch.setattr(blas, "_bound", {np.dtype(np.float64): None})
     p = _param(rng, shape, np.float64)
     step_of(p, tg.tensor(rng.standard_normal(shape)))

@@ -5,7 +5,8 @@ buffer, then the subtraction. For a parameter bigger than the core's cache each 
 from memory, and BLAS's ``?axpy`` (one pass, reading g and p, writing p) takes half the time:
 a 512×784 float32 weight, 104 µs against 210 µs (and 39 against 92 µs at 512×512; Xeon guest,
 one thread, ``benchmarks/README.md``). Below about 128 KiB the two ufunc calls are as fast as
-the ctypes call, so ``SGD.step`` uses this only from there on.
+the ctypes call, and up to 1 MiB a threaded axpy can lose (``optim/sgd.py``), so ``SGD.step``
+uses this from 1 MiB on.
 
 NumPy's wheels bundle OpenBLAS as ``scipy-openblas`` built with 64-bit integers (its
 configuration says ``USE64BITINT``), exporting ``scipy_cblas_saxpy64_`` and

@@ -13,7 +13,7 @@ For each parameter p with gradient g (PyTorch's algorithm, step t):
 
 Without momentum and weight decay this is the book's ``w → w − η ∇C`` (η negated under
 maximize): ``step``'s own loop, two NumPy calls per parameter (the product η g, then an
-in-place subtraction), or from 128 KiB on one BLAS axpy; ``_update`` runs the general algorithm.
+in-place subtraction), or from 1 MiB on one BLAS axpy; ``_update`` runs the general algorithm.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ _ARRAY = np.ndarray
 # bytes: from here the product lr·g goes to a reused buffer (see SGD.step). glibc's malloc
 # maps blocks from 128 KiB on (its default M_MMAP_THRESHOLD) apart and returns them when freed.
 _BIG = 128 * 1024
+# bytes: from here the update is one BLAS axpy (engine/blas.py). Below it the two passes are as
+# fast, or the axpy loses: OpenBLAS runs it on its threads from 10,000 elements on, and when
+# nothing else in the step has woken them (the book's float64 step: 188 KB) that costs ~15 µs.
+_AXPY = 1024 * 1024
 
 
 class SGD(Optimizer):
@@ -79,10 +83,11 @@ class SGD(Optimizer):
         below, in place, with one version-clock tick for the step. lr multiplies as a 0-d array
         of the parameter's dtype (a Python float costs a scalar conversion per call); the
         product rounds as with the float (NumPy casts a weak float to the array's dtype). From
-        128 KiB on, the update is one BLAS ``axpy`` call, p += (−lr)·g in a single pass over
-        memory (``engine.blas``: half the time of the two passes for a 512×784 float32 weight;
-        its one rounding where NumPy's passes round twice), and where NumPy's BLAS offers none
-        the product goes into ``_scratch(g)``, a buffer of g's shape that the optimizer reuses,
+        1 MiB on, the update is one BLAS ``axpy`` call, p += (−lr)·g in a single pass over
+        memory (``engine.blas``: half the time of the two passes for a 512×784 float32 weight,
+        and one rounding where NumPy's passes round twice: torch.optim.SGD's very bits). From
+        128 KiB on, and where NumPy's BLAS offers no axpy, the product goes into
+        ``_scratch(g)``, a buffer of g's shape that the optimizer reuses,
         not into a fresh array: glibc's malloc can hand a large block freed every step back to
         the kernel (depending on what else the heap holds), and touching it again the next step
         costs a page fault per 4 KB. The book's float64 network took 60 faults per step that way
@@ -110,7 +115,7 @@ class SGD(Optimizer):
                     c = scalars[dt][lr]
                 if g.nbytes < _BIG:
                     d -= g * c
-                elif not axpy(d, g, -lr):  # one pass: BLAS's p += (−lr)·g (engine/blas.py)
+                elif g.nbytes < _AXPY or not axpy(d, g, -lr):  # axpy: p += (−lr)·g, one pass
                     prod = self._scratch(g)
                     np.multiply(g, c, prod)
                     d -= prod
