@@ -1,5 +1,6 @@
 """The hot paths made faster: ``Tensor.grad`` as a lazily wrapping property, SGD's plain update
-(cached 0-d lr, scratch buffer for large parameters), ``Module.__call__`` as a property, the fused
+(cached 0-d lr, scratch buffer for large parameters,
+one BLAS axpy from 1 MiB on), ``Module.__call__`` as a property, the fused
 MLP's parameter gradients, cross entropy's no-weight/no-ignore fast path and the quadratic cost.
 Every check is against closed-form math, a NumPy formula, the unfused tinygrad_nn ops, or torch."""
 
@@ -337,7 +338,7 @@ def test_sgd_two_optimizers_and_param_groups_keep_their_own_lr():
 
 def test_blas_axpy_is_found_in_numpys_own_openblas():
     """NumPy's Linux wheels (CI's) bundle the ILP64 scipy-openblas: there the one-pass update
-    must be in use (a failed lookup would quietly cost wide's step 3%)."""
+    must be in use (a failed lookup would quietly cost the wide step 2.5-6%)."""
     cfg = np.__config__.CONFIG["Build Dependencies"]["blas"]
     wheel = cfg["name"] == "scipy-openblas" and "USE64BITINT" in cfg["openblas configuration"]
     if wheel and sys.platform == "linux":
@@ -345,6 +346,15 @@ def test_blas_axpy_is_found_in_numpys_own_openblas():
         assert blas.axpy_for(np.dtype(np.float64)) is not None
     assert blas.axpy_for(np.dtype(np.float16)) is None
     assert blas.axpy_for(np.dtype(">f8" if sys.byteorder == "little" else "<f8")) is None
+
+
+def test_blas_axpy_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("TINYGRAD_NN_NO_BLAS_AXPY", "1")
+    monkeypatch.setattr(blas, "_bound", {})
+    assert blas.axpy_for(np.dtype(np.float32)) is None
+    y = np.ones(300_000, np.float32)
+    assert not blas.axpy(y, np.ones_like(y), 2.0)
+    assert np.all(y == 1.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

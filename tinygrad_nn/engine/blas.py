@@ -17,8 +17,10 @@ before trusting it. Any other setup — another BLAS, 32-bit BLAS integers, NumP
 source, no ctypes, a failed check — gives ``axpy_for(dtype) is None``, and callers keep NumPy's
 two passes. ``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
 
-The kernels fuse the multiply and the add (one rounding: |α·x + y| to within half an ulp)
-where NumPy's two passes round twice; either is what ``torch.optim.SGD`` promises (no bits).
+The kernels fuse the multiply and the add: α·x + y is rounded once, to the nearest, where
+NumPy's two passes round twice (and can be thousands of ulps off where α·x nearly cancels y).
+That one rounding is also what ``torch.optim.SGD`` computes: the same bits
+(``tests/test_fast_paths.py``).
 """
 
 from __future__ import annotations
