@@ -1,7 +1,7 @@
 """The hot paths made faster: ``Tensor.grad`` as a lazily wrapping property, SGD's plain update
-(cached 0-d lr, scratch buffer for large parameters,
-one BLAS axpy from 1 MiB on), ``Module.__call__`` as a property, the fused
-MLP's parameter gradients, cross entropy's no-weight/no-ignore fast path and the quadratic cost.
+(cached 0-d lr, scratch buffer for large parameters, one BLAS axpy from 1 MiB on),
+``Module.__call__`` as a property, the fused MLP's parameter gradients, cross entropy's
+no-weight/no-ignore fast path and the quadratic cost.
 Every check is against closed-form math, a NumPy formula, the unfused tinygrad_nn ops, or torch."""
 
 from __future__ import annotations
