@@ -18,6 +18,7 @@ import tinygrad_nn as tg
 import tinygrad_nn.nn.functional as F
 from tinygrad_nn import autograd, nn, optim
 from tinygrad_nn.engine import blas
+from tinygrad_nn.engine.constants import Memo
 from tinygrad_nn.ops.mlp import MLP
 from tinygrad_nn.optim.sgd import _AXPY as SGD_AXPY
 
@@ -350,7 +351,7 @@ def test_blas_axpy_is_found_in_numpys_own_openblas():
 
 def test_blas_axpy_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("TINYGRAD_NN_NO_BLAS_AXPY", "1")
-    monkeypatch.setattr(blas, "_bound", {})
+    monkeypatch.setattr(blas, "_bound", Memo(blas._axpy_of))
     assert blas.axpy_for(np.dtype(np.float32)) is None
     y = np.ones(300_000, np.float32)
     assert not blas.axpy(y, np.ones_like(y), 2.0)
@@ -421,7 +422,7 @@ def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
     step_of(p, tg.from_numpy(p.data))  # the gradient is the parameter's own array
     p = _param(rng, (800, 800), np.float16)
     step_of(p, tg.tensor(rng.standard_normal((800, 800)).astype(np.float16)))
-    monkeypatch.setattr(blas, "_bound", {np.dtype(np.float64): None})
+    monkeypatch.setattr(blas, "_bound", Memo(lambda dt: None))
     p = _param(rng, shape, np.float64)
     step_of(p, tg.tensor(rng.standard_normal(shape)))
     monkeypatch.undo()

@@ -26,35 +26,40 @@ That one rounding is also what ``torch.optim.SGD`` computes: the same bits
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 from collections.abc import Callable
 
 import numpy as np
 
+from .constants import Memo
+
 Axpy = Callable[[int, float, int, int, int, int], None]  # (n, alpha, x_ptr, incx, y_ptr, incy)
 
 _SYMBOLS = {np.dtype(np.float32): ("scipy_cblas_saxpy64_", ctypes.c_float),
             np.dtype(np.float64): ("scipy_cblas_daxpy64_", ctypes.c_double)}
-_bound: dict = {}  # dtype -> Axpy or None, filled on first use
+
+
+def _axpy_of(dtype: np.dtype) -> Axpy | None:
+    """NumPy's BLAS ``?axpy`` for dtype, bound and checked, or None (see the module docstring)."""
+    if dtype not in _SYMBOLS or os.environ.get("TINYGRAD_NN_NO_BLAS_AXPY"):
+        return None
+    try:
+        return _bind(*_SYMBOLS[dtype], dtype)
+    except Exception:  # noqa: BLE001 - any failure to find or bind: the two passes
+        return None
+
+
+_bound = Memo(_axpy_of)  # dtype -> Axpy or None, made on the first lookup
 
 
 def axpy_for(dtype: np.dtype) -> Axpy | None:
     """NumPy's BLAS ``?axpy`` for float32 or float64 (checked), or None where there is none."""
-    try:
-        return _bound[dtype]
-    except KeyError:
-        pass
-    fn = None
-    if dtype in _SYMBOLS and not os.environ.get("TINYGRAD_NN_NO_BLAS_AXPY"):
-        try:
-            fn = _bind(*_SYMBOLS[dtype], dtype)
-        except Exception:  # noqa: BLE001 - any failure to find or bind: the two passes
-            fn = None
-    _bound[dtype] = fn
-    return fn
+    return _bound[dtype]
 
 
+@functools.cache
 def _library() -> str | None:
     """The path of the ILP64 scipy-openblas that NumPy loaded, or None."""
     config = getattr(np.__config__, "CONFIG", {}).get("Build Dependencies", {}).get("blas", {})
@@ -95,7 +100,7 @@ def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
     shape and of float32 or float64, y writeable, no memory shared (the BLAS reads x while it
     writes y). Returns False, having done nothing, otherwise, and where there is no BLAS axpy."""
     dt = y.dtype
-    fn = _bound[dt] if dt in _bound else axpy_for(dt)
+    fn = _bound[dt]
     if (fn is None or x.dtype != dt or x.shape != y.shape or not y.flags.writeable
             or not (y.flags.c_contiguous and x.flags.c_contiguous)
             or np.may_share_memory(x, y)):

@@ -87,12 +87,12 @@ class SGD(Optimizer):
         memory (``engine.blas``: half the time of the two passes for a 512×784 float32 weight,
         and one rounding where NumPy's passes round twice: torch.optim.SGD's very bits). From
         128 KiB on, and where NumPy's BLAS offers no axpy, the product goes into
-        ``_scratch(g)``, a buffer of g's shape that the optimizer reuses,
-        not into a fresh array: glibc's malloc can hand a large block freed every step back to
-        the kernel (depending on what else the heap holds), and touching it again the next step
-        costs a page fault per 4 KB. The book's float64 network took 60 faults per step that way
-        (its first weight is 188 KB), about a fifth of its step. (The loop is written out here
-        rather than in a helper: one Python call less per step.)
+        ``_scratch(g)``, a buffer of g's shape that the optimizer reuses, not into a fresh array:
+        glibc's malloc can hand a large block freed every step back to the kernel (depending on
+        what else the heap holds), and touching it again the next step costs a page fault per
+        4 KB. The book's float64 network took 60 faults per step that way (its first weight is
+        188 KB), about a fifth of its step. (The loop is written out here rather than in a
+        helper: one Python call less per step.)
         """
         loss = self._closure(closure)
         for group in self.param_groups:
