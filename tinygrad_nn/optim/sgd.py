@@ -13,7 +13,9 @@ For each parameter p with gradient g (PyTorch's algorithm, step t):
 
 Without momentum and weight decay this is the book's ``w → w − η ∇C`` (η negated under
 maximize): ``step``'s own loop, two NumPy calls per parameter (the product η g, then an
-in-place subtraction), or from 1 MiB on one BLAS axpy; ``_update`` runs the general algorithm.
+in-place subtraction), or from 1 MiB on one BLAS axpy, or for a group of small parameters moved
+into one flat array (``optim/flat.py``) one subtraction for all; ``_update`` runs the general
+algorithm.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from ..engine.blas import axpy
 from ..engine.constants import scalars
 from ..engine.node import clock
 from ..tensor import Tensor
+from .flat import rehome
 from .optimizer import Optimizer
 
 _ARRAY = np.ndarray
+multiply, subtract = np.multiply, np.subtract
 # bytes: from here the product lr·g goes to a reused buffer (see SGD.step). glibc's malloc
 # maps blocks from 128 KiB on (its default M_MMAP_THRESHOLD) apart and returns them when freed.
 _BIG = 128 * 1024
@@ -82,19 +86,26 @@ class SGD(Optimizer):
         Without momentum and weight decay (the book's update ``p −= lr · g``) this is the loop
         below, in place, with one version-clock tick for the step. lr multiplies as a 0-d array
         of the parameter's dtype (a Python float costs a scalar conversion per call); the
-        product rounds as with the float (NumPy casts a weak float to the array's dtype). From
-        1 MiB on, the update is one BLAS ``axpy`` call, p += (−lr)·g in a single pass over
-        memory (``engine.blas``: half the time of the two passes for a 512×784 float32 weight,
-        and one rounding where NumPy's passes round twice: torch.optim.SGD's very bits). From
-        128 KiB on, and where NumPy's BLAS offers no axpy, the product goes into
-        ``_scratch(g)``, a buffer of g's shape that the optimizer reuses, not into a fresh array:
-        glibc's malloc can hand a large block freed every step back to the kernel (depending on
-        what else the heap holds), and touching it again the next step costs a page fault per
-        4 KB. The book's float64 network took 60 faults per step that way (its first weight is
-        188 KB), about a fifth of its step. (The loop is written out here rather than in a
-        helper: one Python call less per step.)
+        product rounds as with the float (NumPy casts a weak float to the array's dtype).
+
+        A group of small parameters (under 1 MiB in all, one dtype) is moved after its first
+        step into one flat array (``optim/flat.py``, only when no one else can see the old
+        arrays): then each g·lr goes into its view of a flat scratch array and one subtraction
+        updates them all, five NumPy calls for the book's four parameters instead of eight
+        (the book's step: 0.969x its time, ``benchmarks/ab.py``, 2026-12-03), the same bits.
+        Otherwise, parameter by parameter: from 1 MiB on, the update is one BLAS ``axpy`` call,
+        p += (−lr)·g in a single pass over memory (``engine.blas``: half the time of the two
+        passes for a 512×784 float32 weight, and one rounding where NumPy's passes round twice:
+        torch.optim.SGD's very bits). From 128 KiB on, and where NumPy's BLAS offers no axpy,
+        the product goes into ``_scratch(g)``, a buffer of g's shape that the optimizer reuses,
+        not into a fresh array: glibc's malloc can hand a large block freed every step back to
+        the kernel (depending on what else the heap holds), and touching it again the next
+        step costs a page fault per 4 KB. The book's float64 network took 60 faults per step
+        that way (its first weight is 188 KB), about a fifth of its step. (The loops are
+        written out here rather than in helpers: a Python call less per step.)
         """
         loss = self._closure(closure)
+        flats = self.__dict__.get("_flats")
         for group in self.param_groups:
             if group["momentum"] != 0 or group["weight_decay"] != 0:
                 self._update(group)
@@ -102,8 +113,28 @@ class SGD(Optimizer):
             lr = -group["lr"] if group["maximize"] else group["lr"]
             clock[0] += 1
             stamp = clock[0]
+            params = group["params"]
+            fp = flats.get(id(group)) if flats else None
+            if fp is not None and len(params) == fp.n:  # the flat update (optim/flat.py)
+                c = scalars[fp.dtype][lr]
+                for p, v, s in zip(params, fp.views, fp.scratch_views):  # noqa: B905 (n checked)
+                    g = p._grad
+                    if type(g) is not _ARRAY:
+                        if g is None:
+                            break
+                        g = g.data
+                    if p.data is not v:
+                        break
+                    multiply(g, c, s)
+                else:
+                    subtract(fp.data, fp.scratch, fp.data)
+                    for p in params:
+                        vc = p._vc
+                        vc[0] += 1
+                        vc[1] = stamp
+                    continue
             c = dt = None
-            for p in group["params"]:
+            for p in params:
                 g = p._grad  # the bare array backward stored (see Tensor.grad), a Tensor, None
                 if type(g) is not _ARRAY:
                     if g is None:
@@ -122,7 +153,25 @@ class SGD(Optimizer):
                 vc = p._vc
                 vc[0] += 1
                 vc[1] = stamp
+            d = g = None  # (the last array is not to count as held: see flat.rehome)
+            self._replan(group)
         return loss
+
+    def _replan(self, group: dict) -> None:
+        """After a parameter-by-parameter update: move the group's arrays into a flat one
+        (``optim/flat.py``) if they are not in one already and have changed since the last try
+        (the try reads every array's reference count: not every step)."""
+        key = tuple(id(p.data) for p in group["params"])
+        tried = self.__dict__.setdefault("_flat_tried", {})
+        if tried.get(id(group)) == key:
+            return
+        tried[id(group)] = key
+        flats = self.__dict__.setdefault("_flats", {})
+        flats.pop(id(group), None)
+        new = rehome(group["params"], _AXPY)
+        if new is not None:
+            flats[id(group)] = new
+            tried[id(group)] = tuple(id(p.data) for p in group["params"])
 
     def _update(self, group: dict) -> None:
         """PyTorch's algorithm (the module docstring) for one group with momentum or decay."""

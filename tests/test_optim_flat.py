@@ -1,0 +1,254 @@
+"""SGD's flat update (``optim/flat.py``): a group of small parameters moved into one flat array
+after its first step, updated with one subtraction. Checked: the very bits of ``p − g·lr`` step
+after step, one version bump per step, the move made only when no one else can see the old
+arrays (a kept ``numpy()``, a shared or a view array are left where they are and still see the
+updates), and the parameter-by-parameter update whenever the flat array no longer holds every
+parameter (replaced arrays, a missing gradient, a reordered group)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_nn as tg
+from tinygrad_nn import nn, optim
+from tinygrad_nn.optim import flat
+
+
+def _book(dtype=np.float32, seed=0):
+    tg.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(784, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Sigmoid())
+    return model.double() if dtype == np.float64 else model
+
+
+def _batch(rng, dtype, n=10):
+    x = rng.random((n, 784)).astype(dtype)
+    y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
+    return tg.from_numpy(x), tg.from_numpy(y)
+
+
+def _flat_of(opt):
+    return opt.__dict__.get("_flats", {}).get(id(opt.param_groups[0]))
+
+
+def _expected(before, g, lr):
+    """``p − g·lr`` as NumPy computes it: the product rounded to p's dtype, then the difference."""
+    return before - g * before.dtype.type(lr)
+
+
+def _step_and_check(opt, params, lr):
+    """opt.step(), asserting every parameter is exactly p − g·lr and bumped once."""
+    befores = [p.data.copy() for p in params]
+    grads = [None if p._grad is None else np.array(p.grad.numpy()) for p in params]
+    versions = [p._version for p in params]
+    opt.step()
+    for p, b, g, v in zip(params, befores, grads, versions, strict=True):
+        if g is None:
+            np.testing.assert_array_equal(p.data, b)
+            assert p._version == v
+        else:
+            np.testing.assert_array_equal(p.data, _expected(b, g, lr))
+            assert p._version == v + 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_book_step_moves_params_into_one_aligned_flat_array_and_keeps_the_bits(dtype):
+    rng = np.random.default_rng(0)
+    model = _book(dtype)
+    params = list(model.parameters())
+    opt = optim.SGD(params, lr=3.0)
+    loss_fn = nn.QuadraticCost()
+    for step in range(4):
+        x, y = _batch(rng, dtype)
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        if step == 2:
+            _ = params[1].grad  # a gradient read (wrapped into a Tensor): still the flat path
+        _step_and_check(opt, params, 3.0)
+        fp = _flat_of(opt)
+        assert fp is not None  # moved after the first step
+        assert all(p.data is v for p, v in zip(params, fp.views, strict=True))
+        assert all(p.data.base is fp.data.base for p in params)
+        assert all(p.data.ctypes.data % 64 == 0 for p in params)
+        assert all(p.dtype == dtype and p.data.flags.c_contiguous for p in params)
+        used = np.zeros(fp.data.size, bool)
+        for v in fp.views:
+            start = (v.ctypes.data - fp.data.ctypes.data) // fp.data.itemsize
+            used[start:start + v.size] = True
+        assert not np.any(fp.data[~used]) and not np.any(fp.scratch[~used])  # padding: zeros
+
+
+def test_flat_training_equals_training_without_it():
+    """20 steps of the book's loop with the flat update and with it refused (a kept reference to
+    each array blocks the move): the same parameters to the last bit."""
+    rng = np.random.default_rng(1)
+    batches = [_batch(rng, np.float32) for _ in range(20)]
+    results = []
+    for keep in (False, True):
+        model = _book(np.float32, seed=3)
+        kept = [p.detach().numpy() for p in model.parameters()] if keep else []
+        opt = optim.SGD(model.parameters(), lr=3.0)
+        loss_fn = nn.QuadraticCost()
+        for x, y in batches:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        assert (_flat_of(opt) is None) == keep
+        if keep:
+            assert all(k is p.data for k, p in zip(kept, model.parameters(), strict=True))
+        results.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _two_params(rng, dtype=np.float64):
+    return [nn.Parameter(tg.tensor(rng.standard_normal(s).astype(dtype))) for s in [(3, 4), (4,)]]
+
+
+def _set_grads(params, rng):
+    for p in params:
+        p.grad = tg.tensor(rng.standard_normal(p.shape).astype(p.dtype))
+
+
+@pytest.mark.parametrize("case", ["numpy_kept", "shared_with_a_tensor", "a_view", "mixed_dtypes",
+                                  "one_param", "too_big", "duplicate"])
+def test_arrays_that_others_can_see_are_not_moved(case):
+    rng = np.random.default_rng(2)
+    params = _two_params(rng)
+    watcher = None
+    if case == "numpy_kept":
+        watcher = params[0].detach().numpy()
+    elif case == "shared_with_a_tensor":
+        t = tg.tensor(rng.standard_normal(5))
+        params[0] = nn.Parameter(t)
+        watcher = t.data
+    elif case == "a_view":
+        big = rng.standard_normal(20)
+        params[0] = nn.Parameter(tg.from_numpy(big[2:7]))
+        watcher = big[2:7]
+    elif case == "mixed_dtypes":
+        params[1] = nn.Parameter(tg.tensor(rng.standard_normal(4).astype(np.float32)))
+    elif case == "one_param":
+        params = params[:1]
+    elif case == "too_big":
+        # 1.4 MB in all, each under the 1 MiB of the one-pass axpy (two roundings, as checked)
+        params += [nn.Parameter(tg.tensor(rng.standard_normal((300, 300)))) for _ in range(2)]
+    if case == "duplicate":
+        with pytest.warns(UserWarning, match="duplicate"):
+            opt = optim.SGD([params[0], params[1], params[0]], lr=0.1)
+    else:
+        opt = optim.SGD(params, lr=0.1)
+    for _ in range(3):
+        if case == "duplicate":
+            for p in params:
+                p.grad = tg.tensor(rng.standard_normal(p.shape))
+            opt.step()
+        else:
+            _set_grads(params, rng)
+            _step_and_check(opt, params, 0.1)
+    assert _flat_of(opt) is None
+    if watcher is not None:  # still the parameter's memory: it sees every update
+        assert np.shares_memory(watcher, params[0].data)
+        np.testing.assert_array_equal(watcher, params[0].data)
+
+
+def test_replaced_arrays_fall_back_then_move_again():
+    """model.double() after the move replaces every array: that step is parameter by parameter,
+    then the float64 arrays move into a flat array of their own. One array replaced by hand
+    (the others still views of the old flat array): parameter by parameter from then on."""
+    rng = np.random.default_rng(4)
+    model = _book(np.float32)
+    params = list(model.parameters())
+    opt = optim.SGD(params, lr=0.5)
+    loss_fn = nn.QuadraticCost()
+
+    def train_step(dtype):
+        x, y = _batch(rng, dtype)
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        _step_and_check(opt, params, 0.5)
+
+    train_step(np.float32)
+    first = _flat_of(opt)
+    assert first is not None and first.dtype == np.float32
+    model.double()
+    assert all(p.dtype == np.float64 for p in params)
+    train_step(np.float64)
+    second = _flat_of(opt)
+    assert second is not None and second is not first and second.dtype == np.float64
+    train_step(np.float64)
+    assert all(p.data.base is second.data.base for p in params)
+    params[2].data = params[2].data.copy()  # by hand: the flat array no longer holds it
+    for _ in range(2):
+        train_step(np.float64)
+    assert _flat_of(opt) is None
+    assert params[0].data.base is second.data.base and params[2].data.base is None
+
+
+def test_missing_gradient_and_reordered_group_update_param_by_param():
+    rng = np.random.default_rng(5)
+    params = _two_params(rng) + _two_params(rng)
+    opt = optim.SGD(params, lr=0.2)
+    _set_grads(params, rng)
+    _step_and_check(opt, params, 0.2)
+    fp = _flat_of(opt)
+    assert fp is not None
+    _set_grads(params, rng)
+    params[1].grad = None  # no gradient: untouched, not bumped
+    _step_and_check(opt, params, 0.2)
+    group = opt.param_groups[0]["params"]
+    group.reverse()  # the user reorders the group: the views no longer match, position by position
+    _set_grads(params, rng)
+    _step_and_check(opt, params, 0.2)
+    group.append(nn.Parameter(tg.tensor(rng.standard_normal(2))))  # one more parameter
+    _set_grads(group, rng)
+    _step_and_check(opt, group, 0.2)
+
+
+def test_state_dict_round_trip_after_the_move():
+    rng = np.random.default_rng(6)
+    model = _book(np.float64)
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    loss_fn = nn.QuadraticCost()
+    x, y = _batch(rng, np.float64)
+    loss_fn(model(x), y).backward()
+    opt.step()
+    assert _flat_of(opt) is not None
+    saved = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    for p in model.parameters():
+        p.data[...] = 0
+    model.load_state_dict({k: tg.from_numpy(v) for k, v in saved.items()})
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.detach().numpy(), saved[k])
+    opt.zero_grad()
+    loss_fn(model(x), y).backward()
+    _step_and_check(opt, list(model.parameters()), 1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes=st.lists(st.lists(st.integers(1, 7), min_size=0, max_size=3), min_size=2,
+                       max_size=5),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       lr=st.floats(1e-3, 10.0), maximize=st.booleans(), seed=st.integers(0, 2**16))
+def test_flat_update_is_p_minus_lr_g_for_any_shapes(shapes, dtype, lr, maximize, seed):
+    rng = np.random.default_rng(seed)
+    params = [nn.Parameter(tg.tensor(rng.standard_normal(s).astype(dtype))) for s in shapes]
+    opt = optim.SGD(params, lr=lr, maximize=maximize)
+    for _ in range(3):
+        _set_grads(params, rng)
+        _step_and_check(opt, params, -lr if maximize else lr)
+    fp = _flat_of(opt)
+    assert fp is not None and all(p.data is v for p, v in zip(params, fp.views, strict=True))
+
+
+def test_rehome_refuses_without_changing_anything():
+    rng = np.random.default_rng(7)
+    params = _two_params(rng)
+    arrays = [p.data for p in params]  # held here: not movable
+    assert flat.rehome(params, 1 << 20) is None
+    assert all(p.data is a for p, a in zip(params, arrays, strict=True))
+    del arrays
+    fp = flat.rehome(params, 1 << 20)
+    assert fp is not None and all(p.data is v for p, v in zip(params, fp.views, strict=True))
