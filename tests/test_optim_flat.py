@@ -1,9 +1,11 @@
 """SGD's flat update (``optim/flat.py``): a group of small parameters moved into one flat array
-after its first step, updated with one subtraction. Checked: the very bits of ``p − g·lr`` step
+after its first step, their gradients written by the fused MLP's backward into one flat gradient,
+and the update two NumPy calls. Checked: the very bits of ``p − g·lr`` and of the gradients step
 after step, one version bump per step, the move made only when no one else can see the old
 arrays (a kept ``numpy()``, a shared or a view array are left where they are and still see the
-updates), and the parameter-by-parameter update whenever the flat array no longer holds every
-parameter (replaced arrays, a missing gradient, a reordered group)."""
+updates), a gradient kept by the user never overwritten, and the parameter-by-parameter paths
+whenever the flat arrays no longer hold everything (replaced arrays, a missing gradient, a
+frozen parameter, a reordered group, accumulated gradients)."""
 
 from __future__ import annotations
 
@@ -85,15 +87,17 @@ def test_flat_training_equals_training_without_it():
     each array blocks the move): the same parameters to the last bit."""
     rng = np.random.default_rng(1)
     batches = [_batch(rng, np.float32) for _ in range(20)]
-    results = []
+    results, grads = [], []
     for keep in (False, True):
         model = _book(np.float32, seed=3)
         kept = [p.detach().numpy() for p in model.parameters()] if keep else []
         opt = optim.SGD(model.parameters(), lr=3.0)
         loss_fn = nn.QuadraticCost()
+        grads.append([])
         for x, y in batches:
             opt.zero_grad()
             loss_fn(model(x), y).backward()
+            grads[-1].append([p.grad.numpy().copy() for p in model.parameters()])
             opt.step()
         assert (_flat_of(opt) is None) == keep
         if keep:
@@ -101,6 +105,84 @@ def test_flat_training_equals_training_without_it():
         results.append([p.data.copy() for p in model.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+    for step_a, step_b in zip(*grads, strict=True):
+        for a, b in zip(step_a, step_b, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def _train_step(model, opt, loss_fn, x, y, zero=True):
+    if zero:
+        opt.zero_grad()
+    loss_fn(model(x), y).backward()
+
+
+def test_backward_writes_the_flat_gradient_and_never_overwrites_a_kept_one():
+    rng = np.random.default_rng(8)
+    model = _book(np.float64)
+    params = list(model.parameters())
+    opt = optim.SGD(params, lr=3.0)
+    loss_fn = nn.QuadraticCost()
+    x, y = _batch(rng, np.float64)
+    _train_step(model, opt, loss_fn, x, y)
+    opt.step()
+    fp = _flat_of(opt)
+    for _ in range(2):  # nothing holds the last gradients: the same flat gradient is reused
+        grad = fp.grad
+        _train_step(model, opt, loss_fn, *_batch(rng, np.float64))
+        assert fp.grad is grad
+        assert all(p._grad is q for p, q in zip(params, fp.grad_views, strict=True))
+        _step_and_check(opt, params, 3.0)
+    kept = [p.grad for p in params]  # the user keeps this step's gradients (as Tensors)
+    kept_values = [k.numpy().copy() for k in kept]
+    old = fp.grad
+    _train_step(model, opt, loss_fn, *_batch(rng, np.float64))
+    assert fp.grad is not old  # a new flat gradient; the kept ones are untouched
+    for k, v, p in zip(kept, kept_values, params, strict=True):
+        np.testing.assert_array_equal(k.numpy(), v)
+        assert not np.shares_memory(k.numpy(), p.grad.numpy())
+    _step_and_check(opt, params, 3.0)
+    held = params[3].grad.numpy()  # one bare array kept is enough
+    _train_step(model, opt, loss_fn, *_batch(rng, np.float64))
+    assert not np.shares_memory(held, params[3].grad.numpy())
+
+
+def test_accumulated_zeroed_and_frozen_gradients():
+    rng = np.random.default_rng(9)
+    model = _book(np.float64)
+    params = list(model.parameters())
+    opt = optim.SGD(params, lr=0.5)
+    loss_fn = nn.QuadraticCost()
+    _train_step(model, opt, loss_fn, *_batch(rng, np.float64))
+    opt.step()
+    assert _flat_of(opt) is not None
+    # two backwards without zero_grad: the gradients add up
+    (x1, y1), (x2, y2) = _batch(rng, np.float64), _batch(rng, np.float64)
+    _train_step(model, opt, loss_fn, x1, y1)
+    g1 = [p.grad.numpy().copy() for p in params]
+    opt.zero_grad()
+    _train_step(model, opt, loss_fn, x2, y2)
+    g2 = [p.grad.numpy().copy() for p in params]
+    opt.zero_grad()
+    _train_step(model, opt, loss_fn, x1, y1)
+    _train_step(model, opt, loss_fn, x2, y2, zero=False)
+    for p, a, b in zip(params, g1, g2, strict=True):
+        np.testing.assert_array_equal(p.grad.numpy(), a + b)
+    _step_and_check(opt, params, 0.5)
+    # zero_grad(set_to_none=False): zeros in place, then accumulated into
+    _train_step(model, opt, loss_fn, x1, y1)
+    g1 = [p.grad.numpy().copy() for p in params]
+    opt.zero_grad(set_to_none=False)
+    assert all(not np.any(p.grad.numpy()) for p in params)
+    _train_step(model, opt, loss_fn, x1, y1, zero=False)
+    for p, a in zip(params, g1, strict=True):
+        np.testing.assert_array_equal(p.grad.numpy(), a)
+    _step_and_check(opt, params, 0.5)
+    # a frozen parameter gets no gradient and is not moved by the step
+    params[1].requires_grad_(False)
+    for _ in range(2):
+        _train_step(model, opt, loss_fn, *_batch(rng, np.float64))
+        assert params[1].grad is None
+        _step_and_check(opt, params, 0.5)
 
 
 def _two_params(rng, dtype=np.float64):

@@ -27,11 +27,17 @@ tracked ops and differentiates that, so higher-order gradients work as for the u
 of returned: ``SquaredError.backward_root`` runs ``loss.backward()`` of the book's step with it,
 in one call, when the engine's loop would do no more (``benchmarks/ab.py`` against the loop over
 the two nodes: 0.935x the step's time in float32, 0.947x in float64, 2026-12-02).
+When SGD has moved the parameters into one flat array (``optim/flat.py``), ``backward_into``
+writes the gradients into the views of its flat gradient (``ndarray.dot`` with an output), so
+SGD's update is two NumPy calls; the conditions are checked every pass (the parameters are the
+group's, in order, all need a gradient and have none yet; no view of the last flat gradient is
+held anywhere, else a new one is made).
 """
 
 from __future__ import annotations
 
 import linecache
+import sys
 
 import numpy as np
 
@@ -94,6 +100,17 @@ _PARAM_GRADS = """\
     if e[{q}] is not None:  # BP3
         grads[{q}] = ones_rows.dot(d)
 """
+_PARAM_GRADS_FLAT = """\
+    if gv is not None:  # BP4 and BP3 into the flat gradient's views
+        if big:
+            matmul(d.T, a{j}, out=gv[{pi}])
+        else:
+            d.T.dot(a{j}, gv[{pi}])
+        p{p}._grad = gv[{pi}]
+        ones_rows.dot(d, gv[{qi}])
+        p{q}._grad = gv[{qi}]
+    else:
+{rest}"""
 _PARAM_GRADS_INTO = """\
     if e[{p}] is not None:  # BP4, into W_{l}.grad (a fresh array: the leaf keeps it, as run does)
         gp = matmul(d.T, a{j}) if big else d.T.dot(a{j})
@@ -190,11 +207,33 @@ def _backward_source(acts: tuple, into: bool) -> str:
         bwd.append("    zero = consts[dt][0]")
     if not into:
         bwd.append(f"    grads = [None] * {2 * n + 1}")
-    params = _PARAM_GRADS_INTO if into else _PARAM_GRADS
+    if into:  # the parameters' arrays in one FlatParams (optim/flat.py): its flat gradient
+        views = " and ".join(f"fv[{i - 1}] is w[{i}]" for i in range(1, 2 * n + 1))
+        edges = " and ".join(f"e[{i}] is not None" for i in range(1, 2 * n + 1))
+        empty = " and ".join(f"p{i}._grad is None" for i in range(1, 2 * n + 1))
+        held = " or ".join(f"getrefcount(gv[{i}]) > 2" for i in range(2 * n))
+        bwd += [
+            "    gv = None",
+            "    fp = getattr(w[1].base, 'flat_params', None)",
+            f"    if fp is not None and fp.n == {2 * n}:",
+            "        fv = fp.views",
+            f"        if {views} and {edges} and {empty}:",
+            "            gv = fp.grad_views",
+            f"            if {held}:  # the last pass's gradients are still held: new ones",
+            "                fp.fresh_grad()",
+            "                gv = fp.grad_views",
+        ]
     for l in range(n, 0, -1):
         p = 2 * l - 1  # W_l's index among the inputs [x, W_1, b_1, ...]
+        if into:
+            rest = _PARAM_GRADS_INTO.format(l=l, p=p, q=p + 1, j=l - 1)
+            params = _PARAM_GRADS_FLAT.format(
+                j=l - 1, p=p, q=p + 1, pi=p - 1, qi=p,
+                rest="".join("    " + line + "\n" for line in rest.splitlines()))
+        else:
+            params = _PARAM_GRADS.format(l=l, p=p, q=p + 1, j=l - 1)
         bwd.append(f"    # layer {l}: BP{'1' if l == n else '2'}, BP3, BP4\n"
-                   + _DELTA[acts[l - 1]].format(l=l) + params.format(l=l, p=p, q=p + 1, j=l - 1))
+                   + _DELTA[acts[l - 1]].format(l=l) + params)
         if l > 1:
             bwd.append(f"    g = d.dot(w[{p}])  # BP2: δ W, the gradient w.r.t. the layer's input")
     if not into:
@@ -212,7 +251,7 @@ _NAMESPACE = {
     "maximum": np.maximum, "greater": np.greater, "matmul": np.matmul, "MATMUL_ROWS": MATMUL_ROWS,
     "consts": consts, "ones": ones, "mode": mode, "Tensor": Tensor,
     "make": Tensor._make, "new": object.__new__, "accumulate": _accumulate,
-    "seq": _seq, "clock": clock, "anomaly": anomaly,
+    "seq": _seq, "clock": clock, "anomaly": anomaly, "getrefcount": sys.getrefcount,
 }
 
 

@@ -1,21 +1,31 @@
-"""``FlatParams``: a parameter group's arrays moved into one flat array, for SGD's one-pass update.
+"""``FlatParams``: a parameter group's arrays moved into one flat array, for SGD's two-call update.
 
 At the book's batch of 10 an SGD step is mostly per-call overhead: ``p −= lr·g`` for the four
 parameters of [784, 30, 10] is eight NumPy calls. With the parameters' arrays as views of one
-flat array ``data`` it is five: each gradient times lr into its view of ``scratch`` (a flat array
-of the same layout), then one ``data −= scratch`` (the same two roundings as ``p −= g·lr``: the
-same bits). PyTorch's ``foreach``/``fused`` SGD and FSDP's flat parameters rest on the same idea.
+flat array ``data`` and their gradients as views of one flat ``grad`` (same layout) it is two:
+``scratch = grad·lr``, ``data −= scratch``, the same two roundings as ``p −= g·lr``, so the same
+bits. PyTorch's ``foreach``/``fused`` SGD, FSDP's flat parameters and DDP's
+``gradient_as_bucket_view`` rest on the same idea. Where a gradient is not its view of ``grad``
+(the engine's backward made it, the user assigned it), each g·lr goes into its view of
+``scratch`` first: five calls for the book's network.
 
-The move is invisible to the user, or it is not made: ``rehome`` copies each array into the flat
-one and points ``p.data`` at its view only when nothing else can see the old array — it owns its
-memory (not a view: a base would keep writing to the old memory), and CPython's reference count
-shows no holder but the Tensor (no ``p.numpy()`` kept, no other Tensor sharing it, no saved graph
-reading it). Each view starts on a 64-byte boundary, a cache line; the padding between views is
-zeros in ``data`` and ``scratch`` and stays so.
+Nothing of this is visible to the user, or it is not done:
 
-A group's ``FlatParams`` is valid while each of its parameters still holds its view
-(``p.data is views[i]``); ``SGD.step`` checks that every step and otherwise updates parameter by
-parameter (and builds a new one when the arrays have been replaced, e.g. by ``model.double()``).
+- ``rehome`` copies each array into ``data`` and points ``p.data`` at its view only when nothing
+  else can see the old array: it owns its memory (not a view: a base would keep writing to the
+  old memory), and CPython's reference count shows no holder but the Tensor (no ``p.numpy()``
+  kept, no other Tensor sharing it, no saved graph reading it).
+- The fused MLP's ``backward_into`` (ops/mlp.py) writes the gradients into ``grad_views`` only
+  when every parameter of the node is the group's, in order, needs a gradient and has none yet
+  (after ``zero_grad()``), and reuses ``grad`` only when no view of it is held anywhere (the
+  reference counts again): a gradient the user kept from the last step never changes
+  (``fresh_grad`` makes a new flat gradient instead).
+
+Each view starts on a 64-byte boundary, a cache line; the padding between views is zeros in
+every flat array and stays so. A group's ``FlatParams`` is valid while each of its parameters
+still holds its view (``p.data is views[i]``); ``SGD.step`` checks that every step and otherwise
+updates parameter by parameter (and moves the arrays again once they have been replaced, e.g. by
+``model.double()``). The views' ``base`` is a ``_Buffer`` that names its ``FlatParams``.
 """
 
 from __future__ import annotations
@@ -31,36 +41,60 @@ _ALONE = 3
 _CPYTHON = sys.implementation.name == "cpython"  # elsewhere no reference count to read
 
 
-class FlatParams:
-    """``data`` and ``scratch``: flat arrays of one dtype; ``views[i]``/``scratch_views[i]``:
-    parameter i's shape, at its offset in each."""
+class _Buffer(np.ndarray):
+    """The memory of a flat array: an ndarray that owns its data and carries ``flat_params``, the
+    ``FlatParams`` it belongs to. Every array handed out is a plain ndarray view of it
+    (``np.ndarray(..., buffer=)``), so ``view.base.flat_params`` leads from a parameter's array to
+    its ``FlatParams`` (the fused MLP's backward looks there for the flat gradient)."""
 
-    __slots__ = ("data", "scratch", "views", "scratch_views", "n", "dtype")
+
+def _flat(n: int, dt: np.dtype, owner: FlatParams) -> tuple[np.ndarray, int]:
+    """n zeros of dtype dt on an _ALIGN-byte boundary, and the byte offset of element 0 in the
+    buffer (the views are made from the buffer, at offset + position)."""
+    raw = _Buffer((n + _ALIGN // dt.itemsize,), dt)
+    raw.fill(0)
+    raw.flat_params = owner
+    skip = -raw.ctypes.data % _ALIGN
+    return np.ndarray((n,), dt, buffer=raw, offset=skip), skip
+
+
+class FlatParams:
+    """One group's parameters in flat arrays of one dtype, each with parameter i's view at the
+    same offset: ``data`` (the parameters' values: ``views``), ``grad`` (their gradients:
+    ``grad_views``, written by the fused MLP's ``backward_into``) and ``scratch`` (SGD's lr·g:
+    ``scratch_views``). The padding between views is zeros in each and stays so."""
+
+    __slots__ = ("data", "grad", "scratch", "views", "grad_views", "scratch_views", "n", "dtype",
+                 "_layout")
 
     def __init__(self, arrays: list[np.ndarray]) -> None:
         dt = arrays[0].dtype
         step = max(1, _ALIGN // dt.itemsize)
-        offsets, end = [], 0
+        places, end = [], 0
         for a in arrays:
-            offsets.append(end)
+            places.append((end * dt.itemsize, a.shape))
             end += -(-a.size // step) * step
-        self.data = _aligned_zeros(end, dt)
-        self.scratch = _aligned_zeros(end, dt)
-        self.views = tuple(self.data[o:o + a.size].reshape(a.shape)
-                           for o, a in zip(offsets, arrays, strict=True))
-        self.scratch_views = tuple(self.scratch[o:o + a.size].reshape(a.shape)
-                                   for o, a in zip(offsets, arrays, strict=True))
-        for v, a in zip(self.views, arrays, strict=True):
-            v[...] = a
+        self._layout = (end, places)
         self.n = len(arrays)
         self.dtype = dt
+        self.data, self.views = self._arrays()
+        self.scratch, self.scratch_views = self._arrays()
+        self.grad, self.grad_views = self._arrays()
+        for v, a in zip(self.views, arrays, strict=True):
+            v[...] = a
 
+    def _arrays(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """A new flat array of zeros and its views, in this layout."""
+        end, places = self._layout
+        flat, skip = _flat(end, self.dtype, self)
+        raw = flat.base
+        return flat, tuple(np.ndarray(shape, self.dtype, buffer=raw, offset=skip + o)
+                           for o, shape in places)
 
-def _aligned_zeros(n: int, dt: np.dtype) -> np.ndarray:
-    """n zeros of dtype dt starting on an _ALIGN-byte boundary (a view of a little more)."""
-    raw = np.zeros(n + _ALIGN // dt.itemsize, dt)
-    skip = (-raw.ctypes.data % _ALIGN) // dt.itemsize
-    return raw[skip:skip + n]
+    def fresh_grad(self) -> None:
+        """A new flat gradient (``grad``, ``grad_views``): for a backward pass while the last
+        one's gradients are still held somewhere (their arrays must not change)."""
+        self.grad, self.grad_views = self._arrays()
 
 
 def rehome(params: list, limit: int) -> FlatParams | None:

@@ -14,8 +14,8 @@ For each parameter p with gradient g (PyTorch's algorithm, step t):
 Without momentum and weight decay this is the book's ``w → w − η ∇C`` (η negated under
 maximize): ``step``'s own loop, two NumPy calls per parameter (the product η g, then an
 in-place subtraction), or from 1 MiB on one BLAS axpy, or for a group of small parameters moved
-into one flat array (``optim/flat.py``) one subtraction for all; ``_update`` runs the general
-algorithm.
+into one flat array (``optim/flat.py``) one product and one subtraction for all; ``_update`` runs
+the general algorithm.
 """
 
 from __future__ import annotations
@@ -91,8 +91,11 @@ class SGD(Optimizer):
         A group of small parameters (under 1 MiB in all, one dtype) is moved after its first
         step into one flat array (``optim/flat.py``, only when no one else can see the old
         arrays): then each g·lr goes into its view of a flat scratch array and one subtraction
-        updates them all, five NumPy calls for the book's four parameters instead of eight
-        (the book's step: 0.969x its time, ``benchmarks/ab.py``, 2026-12-03), the same bits.
+        updates them all, and when the gradients are views of the flat gradient (the fused
+        MLP's backward writes them so) g·lr is one call too: two NumPy calls for the book's
+        four parameters instead of eight, the same bits (the book's step: 0.965x its time in
+        float32 and 0.970x in float64 with five calls, ~0.983x more with two;
+        ``benchmarks/ab.py``, 2026-12-03).
         Otherwise, parameter by parameter: from 1 MiB on, the update is one BLAS ``axpy`` call,
         p += (−lr)·g in a single pass over memory (``engine.blas``: half the time of the two
         passes for a 512×784 float32 weight, and one rounding where NumPy's passes round twice:
@@ -116,22 +119,37 @@ class SGD(Optimizer):
             params = group["params"]
             fp = flats.get(id(group)) if flats else None
             if fp is not None and len(params) == fp.n:  # the flat update (optim/flat.py)
-                c = scalars[fp.dtype][lr]
-                for p, v, s in zip(params, fp.views, fp.scratch_views):  # noqa: B905 (n checked)
-                    g = p._grad
-                    if type(g) is not _ARRAY:
-                        if g is None:
-                            break
-                        g = g.data
+                whole = True  # every gradient is its view of the flat gradient fp.grad
+                for p, v, q in zip(params, fp.views, fp.grad_views):  # noqa: B905 (n checked)
                     if p.data is not v:
                         break
-                    multiply(g, c, s)
+                    g = p._grad
+                    if g is not q and (type(g) is _ARRAY or g is None or g.data is not q):
+                        whole = False
                 else:
+                    c = scalars[fp.dtype][lr]
+                    if whole:  # two NumPy calls for the whole group
+                        multiply(fp.grad, c, fp.scratch)
+                        subtract(fp.data, fp.scratch, fp.data)
+                        for p in params:
+                            vc = p._vc
+                            vc[0] += 1
+                            vc[1] = stamp
+                        continue
+                    for p, s in zip(params, fp.scratch_views):  # noqa: B905 (as above)
+                        g = p._grad
+                        if type(g) is not _ARRAY:
+                            if g is None:  # no gradient: p − 0 is p, to the bit (and no bump)
+                                s.fill(0)
+                                continue
+                            g = g.data
+                        multiply(g, c, s)
                     subtract(fp.data, fp.scratch, fp.data)
                     for p in params:
-                        vc = p._vc
-                        vc[0] += 1
-                        vc[1] = stamp
+                        if p._grad is not None:
+                            vc = p._vc
+                            vc[0] += 1
+                            vc[1] = stamp
                     continue
             c = dt = None
             for p in params:
@@ -154,24 +172,30 @@ class SGD(Optimizer):
                 vc[0] += 1
                 vc[1] = stamp
             d = g = None  # (the last array is not to count as held: see flat.rehome)
-            self._replan(group)
+            self._replan(group, fp is not None)
         return loss
 
-    def _replan(self, group: dict) -> None:
-        """After a parameter-by-parameter update: move the group's arrays into a flat one
-        (``optim/flat.py``) if they are not in one already and have changed since the last try
-        (the try reads every array's reference count: not every step)."""
-        key = tuple(id(p.data) for p in group["params"])
-        tried = self.__dict__.setdefault("_flat_tried", {})
-        if tried.get(id(group)) == key:
+    def _replan(self, group: dict, stale: bool) -> None:
+        """After a parameter-by-parameter update: try to move the group's arrays into a flat
+        one (``optim/flat.py``) — at once if the group's flat array no longer holds them
+        (``stale``: replaced arrays, e.g. by ``model.double()``), else after 1, 2, 4, ...,
+        1024 steps since the last try that failed (something held an array: a graph kept
+        alive, a ``numpy()``; a try reads every array's reference count)."""
+        tries = self.__dict__.setdefault("_flat_tries", {})
+        t = tries.get(id(group))
+        if t is None or stale:
+            t = tries[id(group)] = [0, 1]  # [steps until the next try, the wait after a failure]
+        if t[0] > 0:
+            t[0] -= 1
             return
-        tried[id(group)] = key
         flats = self.__dict__.setdefault("_flats", {})
         flats.pop(id(group), None)
         new = rehome(group["params"], _AXPY)
-        if new is not None:
+        if new is None:
+            t[1] = t[0] = min(2 * t[1], 1024)
+        else:
             flats[id(group)] = new
-            tried[id(group)] = tuple(id(p.data) for p in group["params"])
+            t[:] = [0, 1]
 
     def _update(self, group: dict) -> None:
         """PyTorch's algorithm (the module docstring) for one group with momentum or decay."""
