@@ -6,8 +6,8 @@ loop, the optimizer, the module wrappers. This script runs the same training wit
 "around" replaced by bare calls that skip every check, in one process, in alternating blocks
 (like ``ab.py``), next to the real step and the hand-written NumPy one:
 
-- ``-engine``: ``loss.backward()`` replaced by calling the two nodes' ``backward`` directly and
-  storing the parameter gradients (no in-place or freed-graph checks, no release, no routing);
+- ``-engine``: ``loss.backward()`` replaced by calling the cost node's ``backward`` and the
+  network node's ``backward_into`` directly (no in-place or freed-graph checks, no release);
 - ``-optimizer``: ``opt.step()`` replaced by ``p.data -= p._grad * lr`` (no version bump);
 - ``-modules``: ``model(xb)`` and ``loss_fn(...)`` replaced by the ops' ``call`` (no fusion or
   shape checks);
@@ -21,9 +21,11 @@ Three more rows bound other designs; all do tinygrad_nn's arithmetic in its orde
 train exactly its parameters:
 
 - ``API arithmetic``: the hand-written step changed only where PyTorch's semantics demand it:
-  the loss value is computed, the gradients are the true ∂C/∂θ in fresh arrays (the user may
-  keep them), and SGD multiplies each by lr (into a buffer it owns) before subtracting. No
-  framework Python at all: about what no eager framework with this API can go below.
+  the loss value is computed, the gradients are the true ∂C/∂θ (in one flat gradient, which
+  tinygrad_nn's backward reuses only when nothing holds the last one), and SGD multiplies them
+  by lr (into a flat buffer it owns) before subtracting, two calls for all four parameters as in
+  tinygrad_nn (``optim/flat.py``). No framework Python at all: about what no eager framework
+  with this API can go below.
 - ``replay sketch``: that arithmetic behind the least Python the user's loop forces on an
   engine that has recorded the step and replays it: one Python call per entry point
   (``zero_grad``, ``model(xb)``, ``loss_fn``, ``backward``, ``step``) with a token guard, a
@@ -75,12 +77,9 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
                 loss = SquaredError.call(chain.op.call(xb, chain.layers), yb, 0.5 / len(xb))
             else:
                 loss = loss_fn(model(xb), yb)
-            if engine:
+            if engine:  # the two nodes' rules, the network's storing the gradients itself
                 cost = loss.grad_fn
-                net = cost.edges[0]
-                for e, g in zip(net.edges, net.backward(cost.backward(one)[0]), strict=True):
-                    if e is not None:
-                        e._grad = g
+                cost.edges[0].backward_into(cost.backward(one)[0])
             else:
                 loss.backward()
             if optimizer:
@@ -97,11 +96,14 @@ class BookArithmetic:
     """tinygrad_nn's arithmetic for the book step, in its order (so with its rounding), on bare
     arrays in the cheapest call forms (ufuncs called with positional outputs, as
     ``handwritten.book_epoch``); ``params``: the model's Tensors [W1, b1, W2, b2]. Fresh arrays
-    only for what a user can hold (the output a2, the loss, the gradients); the rest in buffers
-    made once, SGD's product in a buffer per parameter."""
+    only for what a user can hold (the output a2, the loss); the rest in buffers made once; the
+    parameters and their gradients in the flat arrays of ``optim/flat.py`` (the gradients in the
+    one flat gradient, as tinygrad_nn's backward writes them when nothing holds the last ones),
+    so SGD's update is two calls, as tinygrad_nn's."""
 
     def __init__(self, params: list, dtype: np.dtype, batch_size: int = 10) -> None:
         from tinygrad_nn.engine.constants import scalars
+        from tinygrad_nn.optim.flat import rehome
 
         self.params = params
         self.dt = dtype
@@ -113,7 +115,9 @@ class BookArithmetic:
         self.a1, self.s1 = (np.empty((batch_size, hidden), dtype) for _ in range(2))
         self.d, self.s2 = (np.empty((batch_size, k), dtype) for _ in range(2))
         self.ones = np.ones(batch_size, dtype)
-        self.scratch = [np.empty_like(p.data) for p in params]
+        self.flat = rehome(params, 1 << 20)  # the parameters in one flat array, as SGD's
+        if self.flat is None:
+            raise RuntimeError("the parameters' arrays could not be moved into a flat one")
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """a1 = σ(x W1ᵀ + b1), a2 = σ(a1 W2ᵀ + b2), σ(z) = ½ tanh(½ z) + ½; x: (batch_size, 784)."""
@@ -148,20 +152,22 @@ class BookArithmetic:
         subtract(one, a2, s2)  # BP1: δ2 = ∂C/∂a2 ⊙ a2 (1 − a2)
         multiply(s2, a2, s2)
         multiply(s2, d, s2)
-        gw2, gb2 = s2.T.dot(a1), self.ones.dot(s2)  # BP4, BP3
+        gw1, gb1, gw2, gb2 = self.flat.grad_views  # the flat gradient's views, as SGD's
+        s2.T.dot(a1, gw2)  # BP4, BP3
+        self.ones.dot(s2, gb2)
         d1 = s2.dot(self.params[2].data)
         subtract(one, a1, s1)  # BP2: δ1 = (δ2 W2) ⊙ a1 (1 − a1)
         multiply(s1, a1, s1)
         multiply(s1, d1, s1)
-        return s1.T.dot(x), self.ones.dot(s1), gw2, gb2
+        s1.T.dot(x, gw1)
+        self.ones.dot(s1, gb1)
+        return gw1, gb1, gw2, gb2
 
     def update(self, grads) -> None:
-        """SGD: θ −= lr ∂C/∂θ."""
-        multiply, subtract, lr = np.multiply, np.subtract, self.lr
-        for p, g, prod in zip(self.params, grads, self.scratch):  # noqa: B905 (hot: no strict=)
-            d = p.data
-            multiply(g, lr, prod)
-            subtract(d, prod, d)
+        """SGD: θ −= lr ∂C/∂θ, two calls on the flat arrays (``grads`` are the flat views)."""
+        f = self.flat
+        np.multiply(f.grad, self.lr, f.scratch)
+        np.subtract(f.data, f.scratch, f.data)
 
 
 def api_arithmetic(tg, dtype: str):
@@ -267,11 +273,12 @@ def guarded_replay(tg, dtype: str):
     net, cost, opt = frameworks.build_book(tg, dtype)
     params = list(net.parameters())
     W1, b1, W2, b2 = params
+    b = BookArithmetic(params, np.dtype(dtype))
+    opt.__dict__["_flats"] = {id(opt.param_groups[0]): b.flat}  # SGD's own flat update
     d1, d2, d3, d4 = (p.data for p in params)
     m1, m2 = (m for m in net if isinstance(m, tg.nn.Linear))
     classes = tuple((type(m), type(m).forward) for m in net)
     seen = forward_overrides[0]
-    b = BookArithmetic(params, np.dtype(dtype))
     dt, shape = np.dtype(dtype), (10, 784)
     live = [None]  # the last node: its a1 is BookArithmetic's buffer, reused by the next forward
 
