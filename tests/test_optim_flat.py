@@ -82,17 +82,25 @@ def test_book_step_moves_params_into_one_aligned_flat_array_and_keeps_the_bits(d
         assert not np.any(fp.data[~used]) and not np.any(fp.scratch[~used])  # padding: zeros
 
 
-def test_flat_training_equals_training_without_it():
+@pytest.mark.parametrize("shape, loss", [((10,), "quadratic"), ((64,), "quadratic"),
+                                         ((3, 4), "mse")])
+def test_flat_training_equals_training_without_it(shape, loss):
     """20 steps of the book's loop with the flat update and with it refused (a kept reference to
-    each array blocks the move): the same parameters to the last bit."""
+    each array blocks the move): the same gradients and parameters to the last bit. Batches of
+    10 and of 64 rows (past MATMUL_ROWS: BP4 by np.matmul), and (3, 4, 784) inputs with
+    MSELoss (the fused backward flattens the leading dims)."""
     rng = np.random.default_rng(1)
-    batches = [_batch(rng, np.float32) for _ in range(20)]
+    batches = []
+    for _ in range(20):
+        x = rng.random((*shape, 784)).astype(np.float32)
+        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, shape)]
+        batches.append((tg.from_numpy(x), tg.from_numpy(y)))
     results, grads = [], []
     for keep in (False, True):
         model = _book(np.float32, seed=3)
         kept = [p.detach().numpy() for p in model.parameters()] if keep else []
         opt = optim.SGD(model.parameters(), lr=3.0)
-        loss_fn = nn.QuadraticCost()
+        loss_fn = nn.QuadraticCost() if loss == "quadratic" else nn.MSELoss()
         grads.append([])
         for x, y in batches:
             opt.zero_grad()
@@ -102,6 +110,10 @@ def test_flat_training_equals_training_without_it():
         assert (_flat_of(opt) is None) == keep
         if keep:
             assert all(k is p.data for k, p in zip(kept, model.parameters(), strict=True))
+        else:
+            fp = _flat_of(opt)
+            assert all(p.grad.numpy() is q for p, q in zip(model.parameters(), fp.grad_views,
+                                                           strict=True))
         results.append([p.data.copy() for p in model.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
