@@ -122,6 +122,41 @@ def test_flat_training_equals_training_without_it(shape, loss):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_three_layer_relu_tanh_net_flat_equals_not(dtype):
+    """The generated backward_into of another architecture ([20, 8, 6, 4], ReLU, Tanh, no
+    activation last, MSELoss): flat gradients and update, bit for bit the per-parameter ones."""
+    rng = np.random.default_rng(11)
+    batches = [(tg.from_numpy(rng.standard_normal((7, 20)).astype(dtype)),
+                tg.from_numpy(rng.standard_normal((7, 4)).astype(dtype))) for _ in range(10)]
+    runs = []
+    for keep in (False, True):
+        tg.manual_seed(5)
+        model = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 6), nn.Tanh(),
+                              nn.Linear(6, 4))
+        if dtype == np.float64:
+            model = model.double()
+        kept = [p.detach().numpy() for p in model.parameters()] if keep else []
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.MSELoss()
+        trace = []
+        for x, y in batches:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            trace.append([p.grad.numpy().copy() for p in model.parameters()])
+            opt.step()
+            trace.append([p.data.copy() for p in model.parameters()])
+        fp = _flat_of(opt)
+        assert (fp is None) == keep and len(kept) == (6 if keep else 0)
+        if not keep:
+            assert all(p.grad.numpy() is q for p, q in zip(model.parameters(), fp.grad_views,
+                                                           strict=True))
+        runs.append(trace)
+    for step_a, step_b in zip(*runs, strict=True):
+        for a, b in zip(step_a, step_b, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def _train_step(model, opt, loss_fn, x, y, zero=True):
     if zero:
         opt.zero_grad()
