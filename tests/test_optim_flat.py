@@ -241,7 +241,7 @@ def _set_grads(params, rng):
 
 
 @pytest.mark.parametrize("case", ["numpy_kept", "shared_with_a_tensor", "a_view", "mixed_dtypes",
-                                  "one_param", "too_big", "duplicate"])
+                                  "one_param", "too_big", "duplicate", "byte_swapped"])
 def test_arrays_that_others_can_see_are_not_moved(case):
     rng = np.random.default_rng(2)
     params = _two_params(rng)
@@ -260,6 +260,9 @@ def test_arrays_that_others_can_see_are_not_moved(case):
         params[1] = nn.Parameter(tg.tensor(rng.standard_normal(4).astype(np.float32)))
     elif case == "one_param":
         params = params[:1]
+    elif case == "byte_swapped":
+        swapped = np.dtype(np.float64).newbyteorder()
+        params = [nn.Parameter(tg.from_numpy(p.data.astype(swapped))) for p in params]
     elif case == "too_big":
         # 1.4 MB in all, each under the 1 MiB of the one-pass axpy (two roundings, as checked)
         params += [nn.Parameter(tg.tensor(rng.standard_normal((300, 300)))) for _ in range(2)]

@@ -99,15 +99,17 @@ class FlatParams:
 
 def rehome(params: list, limit: int) -> FlatParams | None:
     """Move ``params``' arrays into one ``FlatParams`` and return it, or return None having
-    changed nothing: fewer than two parameters, mixed or non-float dtypes, ``limit`` bytes or
-    more in all, a duplicate, or an array that is not safe to move (see the module docstring)."""
+    changed nothing: fewer than two parameters, mixed or non-float dtypes (or a byte order not
+    the machine's: NumPy's results are native, and ``dot`` writes only into its own dtype),
+    ``limit`` bytes or more in all, a duplicate, or an array that is not safe to move (see the
+    module docstring)."""
     if not _CPYTHON or len(params) < 2 or len({id(p) for p in params}) != len(params):
         return None
     arrays = []
     for p in params:
         a = p.data
         if (type(a) is not np.ndarray or a.base is not None or not a.flags.c_contiguous
-                or not a.flags.writeable or a.dtype.kind != "f"
+                or not a.flags.writeable or a.dtype.kind != "f" or not a.dtype.isnative
                 or sys.getrefcount(a) != _ALONE):
             return None
         arrays.append(a)
