@@ -9,6 +9,8 @@ frozen parameter, a reordered group, accumulated gradients)."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 import tinygrad_nn as tg
 from tinygrad_nn import nn, optim
+from tinygrad_nn.engine import refs
 from tinygrad_nn.optim import flat
 
 
@@ -383,3 +386,25 @@ def test_rehome_refuses_without_changing_anything():
     del arrays
     fp = flat.rehome(params, 1 << 20)
     assert fp is not None and all(p.data is v for p, v in zip(params, fp.views, strict=True))
+
+
+def test_reference_counts_are_calibrated_on_this_interpreter():
+    """engine/refs.py's "no one else" counts, and the premise of every check built on them: one
+    more holder shows as exactly one more."""
+    if not refs.TRUSTED:
+        assert refs.ALONE == refs.IN_TUPLE == -1
+        return
+    # (each count is read into a name first: pytest's rewritten assert would hold the operand)
+    views = (np.empty(3),)
+    alone = sys.getrefcount(views[0])
+    kept = views[0]
+    held = sys.getrefcount(views[0])
+    del kept
+    assert (alone, held) == (refs.IN_TUPLE, refs.IN_TUPLE + 1)
+    p = nn.Parameter(tg.tensor(np.zeros(3)))
+    a = p.data
+    alone = sys.getrefcount(a)
+    also = p.data
+    held = sys.getrefcount(a)
+    del also, a
+    assert (alone, held) == (refs.ALONE, refs.ALONE + 1)

@@ -14,7 +14,7 @@ Nothing of this is visible to the user, or it is not done:
 - ``rehome`` copies each array into ``data`` and points ``p.data`` at its view only when nothing
   else can see the old array: it owns its memory (not a view: a base would keep writing to the
   old memory), and CPython's reference count shows no holder but the Tensor (no ``p.numpy()``
-  kept, no other Tensor sharing it, no saved graph reading it).
+  kept, no other Tensor sharing it, no saved graph reading it; ``engine/refs.py``).
 - The fused MLP's ``backward_into`` (ops/mlp.py) writes the gradients into ``grad_views`` only
   when every parameter of the node is the group's, in order, needs a gradient and has none yet
   (after ``zero_grad()``), and reuses ``grad`` only when no view of it is held anywhere (the
@@ -34,11 +34,9 @@ import sys
 
 import numpy as np
 
+from ..engine import refs
+
 _ALIGN = 64  # bytes: every view starts on a cache line
-# references to a parameter's array when only its Tensor holds it: the Tensor's slot, the local
-# name in ``rehome`` and getrefcount's own argument
-_ALONE = 3
-_CPYTHON = sys.implementation.name == "cpython"  # elsewhere no reference count to read
 
 
 class _Buffer(np.ndarray):
@@ -103,14 +101,14 @@ def rehome(params: list, limit: int) -> FlatParams | None:
     the machine's: NumPy's results are native, and ``dot`` writes only into its own dtype),
     ``limit`` bytes or more in all, a duplicate, or an array that is not safe to move (see the
     module docstring)."""
-    if not _CPYTHON or len(params) < 2 or len({id(p) for p in params}) != len(params):
+    if not refs.TRUSTED or len(params) < 2 or len({id(p) for p in params}) != len(params):
         return None
     arrays = []
     for p in params:
         a = p.data
         if (type(a) is not np.ndarray or a.base is not None or not a.flags.c_contiguous
                 or not a.flags.writeable or a.dtype.kind != "f" or not a.dtype.isnative
-                or sys.getrefcount(a) != _ALONE):
+                or sys.getrefcount(a) != refs.ALONE):  # (read as refs.ALONE is measured)
             return None
         arrays.append(a)
         del a
