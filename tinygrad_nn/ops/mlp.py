@@ -211,7 +211,8 @@ def _backward_source(acts: tuple, into: bool) -> str:
         views = " and ".join(f"fv[{i - 1}] is w[{i}]" for i in range(1, 2 * n + 1))
         edges = " and ".join(f"e[{i}] is not None" for i in range(1, 2 * n + 1))
         empty = " and ".join(f"p{i}._grad is None" for i in range(1, 2 * n + 1))
-        held = " or ".join(f"getrefcount(gv[{i}]) > IN_TUPLE" for i in range(2 * n))
+        held = " or ".join(f"getrefcount(gv[{i}]) > {refs.IN_TUPLE}"  # (engine/refs.py)
+                           for i in range(2 * n))
         bwd += [
             "    gv = None",
             "    fp = getattr(w[1].base, 'flat_params', None)",
@@ -252,7 +253,6 @@ _NAMESPACE = {
     "consts": consts, "ones": ones, "mode": mode, "Tensor": Tensor,
     "make": Tensor._make, "new": object.__new__, "accumulate": _accumulate,
     "seq": _seq, "clock": clock, "anomaly": anomaly, "getrefcount": sys.getrefcount,
-    "IN_TUPLE": refs.IN_TUPLE,
 }
 
 
