@@ -130,20 +130,15 @@ class SGD(Optimizer):
                     c = scalars[fp.dtype][lr]
                     if whole:  # two NumPy calls for the whole group
                         multiply(fp.grad, c, fp.scratch)
-                        subtract(fp.data, fp.scratch, fp.data)
-                        for p in params:
-                            vc = p._vc
-                            vc[0] += 1
-                            vc[1] = stamp
-                        continue
-                    for p, s in zip(params, fp.scratch_views):  # noqa: B905 (as above)
-                        g = p._grad
-                        if type(g) is not _ARRAY:
-                            if g is None:  # no gradient: p − 0 is p, to the bit (and no bump)
-                                s.fill(0)
-                                continue
-                            g = g.data
-                        multiply(g, c, s)
+                    else:
+                        for p, s in zip(params, fp.scratch_views):  # noqa: B905 (as above)
+                            g = p._grad
+                            if type(g) is not _ARRAY:
+                                if g is None:  # no gradient: p − 0 is p, to the bit (no bump)
+                                    s.fill(0)
+                                    continue
+                                g = g.data
+                            multiply(g, c, s)
                     subtract(fp.data, fp.scratch, fp.data)
                     for p in params:
                         if p._grad is not None:
