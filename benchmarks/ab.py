@@ -1,5 +1,6 @@
-"""A/B of the book's training step: this checkout against a git revision, and both against the
-hand-written NumPy step, in one process, in alternating blocks. (If the revision's
+"""A/B of a training step (the book's, or with ``--workload wide`` the wide network's): this
+checkout against a git revision, and both against the hand-written NumPy step, in one process,
+in alternating blocks. (If the revision's
 ``benchmarks/handwritten.py`` differs, its hand-written step is timed too.)
 
 A change to the hot path moves the step by a few percent, less than a shared host's drift over
@@ -17,10 +18,11 @@ by up to ~2.5%. So this resolves differences of a few percent (the hot-path work
     python benchmarks/ab.py HEAD~1                  # working tree vs the previous commit
     python benchmarks/ab.py f0bee7c --blocks 300 --steps 200 --dtype float64
     python benchmarks/ab.py HEAD --smoke               # seconds: what the tests run
+    python benchmarks/ab.py HEAD~1 --workload wide --blocks 100 --steps 5 --threads 2
 
 The revision's ``tinygrad_nn/`` is exported (``git archive``) to a temporary directory and
 imported as the package ``tinygrad_nn_ab`` (its imports are relative, so it runs on its own
-code). Both run the book's workload of ``frameworks.py``.
+code). Both run the workload as ``frameworks.py`` writes it.
 """
 
 from __future__ import annotations
@@ -70,32 +72,42 @@ def hand_at_revision(rev: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("rev", help="git revision to compare with (e.g. HEAD~1)")
+    p.add_argument("--workload", choices=["book", "wide"], default="book",
+                   help="book: batch 10, float32 or float64; wide: batch 256 (try --steps 5)")
     args = common.parse_block_args(p, argv, blocks=200)
+    wide = args.workload == "wide"
+    build = frameworks.build_wide if wide else frameworks.build_book
+    batch, lr = (256, 0.1) if wide else (10, 3.0)
     common.limit_threads(args.threads)
     import tinygrad_nn
 
     with tempfile.TemporaryDirectory() as tmp:
         ref = import_revision(args.rev, Path(tmp))
         data = common.load_data(args.synthetic)
-        x, y, _ = common.shuffled(data, 0, np.dtype(args.dtype))
+        x, y, labels = common.shuffled(data, 0, np.dtype(args.dtype))
+        if wide:  # class labels, not one-hot
+            y = labels
         libs = {"this checkout": tinygrad_nn, args.rev: ref}
         runs = {}
         for name, lib in libs.items():
             lib.manual_seed(0)
-            runs[name] = frameworks.build_book(lib, args.dtype)
+            runs[name] = build(lib, args.dtype)
         hands = {"hand-written NumPy": handwritten}
         old_hand = hand_at_revision(args.rev)
         if old_hand is not None:  # the baseline changed too: time both
             hands[f"hand-written NumPy at {args.rev}"] = old_hand
-        params = {name: handwritten.init_book(np.random.default_rng(0), [784, 30, 10],
-                                              args.dtype) for name in hands}
-        systems = {name: partial(frameworks.train_epoch, lib, *runs[name], batch_size=10)
+        init = handwritten.init_default if wide else handwritten.init_book
+        sizes = [784, 512, 512, 10] if wide else [784, 30, 10]
+        params = {name: init(np.random.default_rng(0), sizes, np.dtype(args.dtype))
+                  for name in hands}
+        systems = {name: partial(frameworks.train_epoch, lib, *runs[name], batch_size=batch)
                    for name, lib in libs.items()}
-        systems.update({name: partial(hand.book_epoch, params[name], lr=3.0, batch_size=10)
+        systems.update({name: partial(hand.wide_epoch if wide else hand.book_epoch,
+                                      params[name], lr=lr, batch_size=batch)
                         for name, hand in hands.items()})
-        t = common.time_blocks(systems, x, y, args.blocks, args.steps)
-    print(f"# book {args.dtype}, batch 10: {args.blocks} blocks of {args.steps} steps, "
-          f"{args.threads} BLAS thread(s), data: {data.source}")
+        t = common.time_blocks(systems, x, y, args.blocks, args.steps, batch)
+    print(f"# {args.workload} {args.dtype}, batch {batch}: {args.blocks} blocks of "
+          f"{args.steps} steps, {args.threads} BLAS thread(s), data: {data.source}")
     for line in common.machine_report():
         print(line)
 

@@ -121,8 +121,10 @@ def test_profile_step_wide_smoke():
     assert_finite_rows(out, "step", 1, 1)
 
 
-def test_ab_smoke():
-    out = run_script("ab.py", "HEAD")
+@pytest.mark.parametrize("workload", ["book", "wide"])
+def test_ab_smoke(workload):
+    out = run_script("ab.py", "HEAD", "--workload", workload)
+    assert out.startswith(f"# {workload} float32, batch {10 if workload == 'book' else 256}:")
     assert_finite_rows(out, "this checkout", 1, 2)
     assert_finite_rows(out, "HEAD", 1, 2)
     assert re.search(r"this checkout / HEAD: \d+\.\d+", out), out
