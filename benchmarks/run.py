@@ -10,6 +10,11 @@ tinygrad_nn, PyTorch, per-example, reversed every other segment and every other 
 A system's epoch time is the sum of its segments. So tinygrad_nn always runs right next to the
 two systems it is compared with, within tens of milliseconds of them, and a burst of load on a
 shared host falls on all of them instead of on one system's whole epoch.
+With more than one thread per library, each segment starts after a pause (``--settle``, untimed):
+OpenBLAS's worker threads busy-wait for ~0.1 s after a call, and torch's OpenMP threads
+starting meanwhile share a core with them (torch's wide step took 2.0-2.2x its own time right
+after a NumPy segment, tinygrad_nn's ~1.1x right after a torch one; a user's process runs one
+library, so that is not what either costs).
 The model is built before the clock starts and evaluated on the test split after it stops.
 A ratio in the table (and in the verdicts) is the median over repeats of the ratio of the two
 systems' epoch times in that repeat; the ratio of the medians is shown beside it.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import resource
 import sys
 import time
@@ -51,6 +57,7 @@ CHECK_TOL = {"float64": 1e-9, "float32": 1e-4}
 MIN_ACCURACY = 0.5          # after a full epoch (chance is 0.1)
 SMOKE_EXAMPLES = 1000
 DISTURBED = 0.10            # share of the machine other processes may take during a timed run
+SETTLE = 0.25               # s before each segment with multi-threaded pools (OpenBLAS spins)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,6 +77,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--segments", type=int, default=10,
                    help="each epoch is timed in this many consecutive segments, the systems "
                         "taking turns segment by segment (default 10)")
+    p.add_argument("--settle", type=float, default=None,
+                   help="seconds to pause (untimed) before each segment, for the last system's "
+                        "thread pools to go idle; default 0.25 with more than one thread per "
+                        "library, else 0")
     p.add_argument("--retries", type=int, default=2,
                    help="re-time a repeat during which other processes used more than "
                         f"{DISTURBED * 100:.0f}%% of the machine, up to this many times")
@@ -80,6 +91,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--segments must be >= 1")
     if args.nielsen_examples < 1:
         p.error("--nielsen-examples must be >= 1")
+    if args.settle is None:
+        multi = (os.cpu_count() or 1) > 1 if args.threads is None else args.threads > 1
+        args.settle = SETTLE if multi and not args.smoke else 0.0
+    if not 0 <= args.settle <= 10:
+        p.error("--settle must be between 0 and 10 seconds")
     return args
 
 
@@ -188,6 +204,8 @@ def run_group(systems, wl: Workload, dtype: str, data: common.Data, args, errors
                         continue
                     n, xs, ys = epoch[s.name]
                     a, b = _segment(n, wl.batch_size, segments, k)
+                    if args.settle:  # the last system's idle threads stop spinning
+                        time.sleep(args.settle)
                     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                     t0 = time.perf_counter()
                     try:
@@ -328,7 +346,9 @@ def main(argv=None) -> int:
     print(f"data: {data.source}; train {data.x_train.shape}, test {data.x_test.shape}, "
           f"loaded in {t_load:.2f} s")
     print("thread settings: every system runs with the settings shown above" +
-          (f" (--threads {args.threads})." if args.threads else " (library defaults)."))
+          (f" (--threads {args.threads})." if args.threads else " (library defaults).") +
+          (f" Each segment starts after an untimed {args.settle:g} s pause (--settle): the last "
+           "system's idle threads stop spinning." if args.settle else ""))
     print("timed: the training loop over one epoch of pre-shuffled arrays; the shuffle (same for "
           "all), model construction and evaluation are not timed.")
     systems, problems = make_systems(with_torch=not args.no_torch)

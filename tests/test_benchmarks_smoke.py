@@ -169,3 +169,19 @@ def test_floor_smoke():
                  "replay sketch", "guarded replay"):
         assert_finite_rows(out, name, 1, 3)
     assert "equal tinygrad_nn's: True" in out, out
+
+
+def test_run_settles_between_segments_only_with_multithreaded_pools(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import run
+
+    assert run.parse_args(["--threads", "2"]).settle == run.SETTLE > 0
+    assert run.parse_args(["--threads", "1"]).settle == 0
+    assert run.parse_args(["--threads", "2", "--smoke"]).settle == 0
+    assert run.parse_args(["--settle", "0.5"]).settle == 0.5
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 1)
+    assert run.parse_args([]).settle == 0  # library defaults on one CPU: nothing spins
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 2)
+    assert run.parse_args([]).settle == run.SETTLE
+    with pytest.raises(SystemExit):
+        run.parse_args(["--settle", "-1"])
