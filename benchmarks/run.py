@@ -317,6 +317,10 @@ def report_group(checked, wl, dtype, times, by_repeat, accs, counts, failed, arg
         for other, _, _ in targets:
             print(f"  tinygrad_nn / {other}, repeat by repeat: "
                   + " ".join(f"{q:.2f}" for q in same_repeat_ratios(by_repeat, TG, other)))
+        r = paired_ratio(by_repeat, NUMPY, TORCH)  # where NumPy itself stands against PyTorch
+        if r is not None:
+            print(f"  context: {NUMPY} / {TORCH}: {r:.2f}x (no framework at all; above 1, "
+                  "PyTorch's kernels beat NumPy's on this machine)")
     return verdicts
 
 
