@@ -41,6 +41,7 @@ import common
 import frameworks
 import handwritten
 import numpy as np
+from systems import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,9 +76,9 @@ def main(argv=None) -> int:
     p.add_argument("--workload", choices=["book", "wide"], default="book",
                    help="book: batch 10, float32 or float64; wide: batch 256 (try --steps 5)")
     args = common.parse_block_args(p, argv, blocks=200)
-    wide = args.workload == "wide"
-    build = frameworks.build_wide if wide else frameworks.build_book
-    batch, lr = (256, 0.1) if wide else (10, 3.0)
+    wl = WORKLOADS[args.workload]  # sizes, batch, lr and init as run.py's
+    build = frameworks.build_book if wl.onehot else frameworks.build_wide
+    batch = wl.batch_size
     common.limit_threads(args.threads)
     import tinygrad_nn
 
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
         ref = import_revision(args.rev, Path(tmp))
         data = common.load_data(args.synthetic)
         x, y, labels = common.shuffled(data, 0, np.dtype(args.dtype))
-        if wide:  # class labels, not one-hot
+        if not wl.onehot:  # class labels
             y = labels
         libs = {"this checkout": tinygrad_nn, args.rev: ref}
         runs = {}
@@ -96,14 +97,11 @@ def main(argv=None) -> int:
         old_hand = hand_at_revision(args.rev)
         if old_hand is not None:  # the baseline changed too: time both
             hands[f"hand-written NumPy at {args.rev}"] = old_hand
-        init = handwritten.init_default if wide else handwritten.init_book
-        sizes = [784, 512, 512, 10] if wide else [784, 30, 10]
-        params = {name: init(np.random.default_rng(0), sizes, np.dtype(args.dtype))
-                  for name in hands}
+        params = {name: wl.init(np.random.default_rng(0), args.dtype) for name in hands}
         systems = {name: partial(frameworks.train_epoch, lib, *runs[name], batch_size=batch)
                    for name, lib in libs.items()}
-        systems.update({name: partial(hand.wide_epoch if wide else hand.book_epoch,
-                                      params[name], lr=lr, batch_size=batch)
+        systems.update({name: partial(hand.book_epoch if wl.onehot else hand.wide_epoch,
+                                      params[name], lr=wl.lr, batch_size=batch)
                         for name, hand in hands.items()})
         t = common.time_blocks(systems, x, y, args.blocks, args.steps, batch)
     print(f"# {args.workload} {args.dtype}, batch {batch}: {args.blocks} blocks of "
