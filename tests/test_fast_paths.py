@@ -1,7 +1,8 @@
 """The hot paths made faster: ``Tensor.grad`` as a lazily wrapping property, SGD's plain update
 (cached 0-d lr, scratch buffer for large parameters, one BLAS axpy from 1 MiB on),
 ``Module.__call__`` as a property, the fused MLP's parameter gradients, cross entropy's
-no-weight/no-ignore fast path and the quadratic cost.
+no-weight/no-ignore fast path (and ``nn.CrossEntropyLoss``'s one op), the quadratic cost, and
+``loss.backward()`` of either cost over an MLP in one call.
 Every check is against closed-form math, a NumPy formula, the unfused tinygrad_nn ops, or torch."""
 
 from __future__ import annotations
@@ -921,6 +922,95 @@ def test_cross_entropy_target_modified_in_place_after_forward():
     np.testing.assert_allclose(xa.grad.numpy(), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("case", ["plain", "weight", "smoothing", "sum", "ignored_inside",
+                                  "ignore_index_unused", "uint8", "one_d", "three_d", "float16",
+                                  "no_grad"])
+def test_cross_entropy_module_one_op_path_and_where_it_steps_aside(case):
+    """``nn.CrossEntropyLoss`` takes ``SoftmaxCrossEntropy.call`` only for (N, C) float32/64
+    logits, int64 class indices all in [0, C) and none ignored, no weight, no smoothing, 'mean'
+    (``call`` returns None otherwise); either way the loss and gradient are exactly those of
+    ``functional.cross_entropy``."""
+    from tinygrad_nn.ops.loss import SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(18)
+    shape = {"one_d": (5,), "three_d": (4, 5, 2)}.get(case, (6, 5))
+    dtype = np.float16 if case == "float16" else np.float64
+    x = rng.standard_normal(shape).astype(dtype)
+    t = rng.integers(0, 5, () if case == "one_d" else (4, 2) if case == "three_d" else 6)
+    kw = {"weight": {"weight": t64(rng.uniform(0.5, 2, 5), False)},
+          "smoothing": {"label_smoothing": 0.1}, "sum": {"reduction": "sum"},
+          "ignored_inside": {"ignore_index": int(t.flat[0])},
+          "ignore_index_unused": {"ignore_index": 7}}.get(case, {})
+    target = tg.tensor(t.astype(np.uint8) if case == "uint8" else t)
+    # call's own conditions are on the logits and targets; the module's, on its options
+    fits = case not in ("ignored_inside", "uint8", "one_d", "three_d", "float16")
+    takes = fits and case not in ("weight", "smoothing", "sum")
+    called = SoftmaxCrossEntropy.call(tg.tensor(x), target, kw.get("ignore_index", -100))
+    assert (called is not None) == fits
+    results = []
+    for module in (True, False):
+        xa = tg.tensor(x, requires_grad=case != "no_grad")
+        if module:
+            loss = nn.CrossEntropyLoss(**kw)(xa, target)
+        else:
+            loss = F.cross_entropy(xa, target, **kw)
+        if case == "no_grad":
+            assert loss.grad_fn is None
+        else:  # call's node has the logits as its only parent; apply's has the targets too
+            one_op = isinstance(loss.grad_fn, SoftmaxCrossEntropy) and len(
+                loss.grad_fn.parents) == 1
+            assert one_op == (module and takes)
+            loss.backward()
+        results.append((loss.detach().numpy(), None if case == "no_grad" else xa.grad.numpy()))
+    (l1, g1), (l2, g2) = results
+    assert l1.dtype == dtype
+    np.testing.assert_array_equal(l1, l2)
+    if case != "no_grad":
+        np.testing.assert_array_equal(g1, g2)
+
+
+def test_cross_entropy_module_one_op_double_backward_is_functionals():
+    rng = np.random.default_rng(19)
+    x, t = rng.standard_normal((6, 4)), tg.tensor(rng.integers(0, 4, 6))
+    got = []
+    for loss_fn in (nn.CrossEntropyLoss(), F.cross_entropy):
+        xa = t64(x)
+        (g,) = autograd.grad(loss_fn(xa, t), [xa], create_graph=True)
+        (gg,) = autograd.grad((g**2).sum(), [xa])
+        got.append((g.detach().numpy(), gg.numpy()))
+    for a, b in zip(*got, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cross_entropy_module_errors_are_functionals():
+    loss = nn.CrossEntropyLoss()
+    x = t64(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match="out of bounds"):
+        loss(x, tg.tensor(np.array([0, 4, 1])))
+    with pytest.raises(IndexError, match="out of bounds"):
+        loss(x, tg.tensor(np.array([0, -1, 1])))
+    with pytest.raises(ValueError, match="batch_size"):
+        loss(x, tg.tensor(np.array([0, 1])))
+    with pytest.raises(TypeError, match="must be Tensor"):
+        loss(x.detach().numpy(), tg.tensor(np.array([0, 1, 2])))
+    with pytest.raises(RuntimeError, match="Long or Byte"):
+        loss(x, tg.tensor(np.array([0, 1, 2], dtype=np.int32)))
+
+
+@pytest.mark.parametrize("c", [1, 2, 10, 32, 33, 100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_max_is_numpys_max_over_rows(c, dtype):
+    from tinygrad_nn.ops.loss import _row_max
+
+    x = np.random.default_rng(c).standard_normal((9, c)).astype(dtype)
+    x[3, c // 2] = np.nan  # propagates, as in max
+    x[5] = -np.inf
+    got = _row_max(x)
+    assert got.shape == (9, 1) and got.dtype == dtype
+    np.testing.assert_array_equal(got, x.max(1, keepdims=True))
+    assert _row_max(x[:0]).shape == (0, 1)
+
+
 def test_cross_entropy_all_targets_ignored_mean_gradient_matches_torch():
     torch = _torch()
     x = np.random.default_rng(18).standard_normal((2, 3))
@@ -1001,14 +1091,20 @@ def test_quadratic_cost_shape_mismatch_and_mixed_dtypes():
     np.testing.assert_allclose(a.grad.numpy(), (a_np - y_np) / 5, rtol=1e-6, atol=1e-7)
 
 
-# -- 7. loss.backward() of the quadratic cost over an MLP node in one call -----------------------
-def _book_step(seed=30, dtype=np.float64, x_grad=False, y_grad=False, acts=("sigmoid", "sigmoid")):
-    """A seeded net (4-5-3, the given activations), a batch and its cost, ready to backward."""
+# -- 7. loss.backward() of a cost over an MLP node in one call ------------------------------------
+# (the quadratic cost, the book's step; cross entropy on class indices, the wide step)
+def _book_step(seed=30, dtype=np.float64, x_grad=False, y_grad=False, acts=("sigmoid", "sigmoid"),
+               cost="quadratic"):
+    """A seeded net (4-5-3, the given activations), a batch and its cost, ready to backward:
+    the quadratic cost against targets in [0, 1], or cross entropy against class indices."""
     seq, linears = _build([4, 5, 3], list(acts), True, dtype, seed)
     rng = np.random.default_rng(seed)
     x = tg.tensor(rng.standard_normal((6, 4)).astype(dtype), requires_grad=x_grad)
-    y = tg.tensor(rng.uniform(0, 1, (6, 3)).astype(dtype), requires_grad=y_grad)
     out = seq(x)
+    if cost == "cross_entropy":
+        y = tg.tensor(rng.integers(0, 3, 6))
+        return seq, x, y, out, nn.CrossEntropyLoss()(out, y)
+    y = tg.tensor(rng.uniform(0, 1, (6, 3)).astype(dtype), requires_grad=y_grad)
     return seq, x, y, out, nn.QuadraticCost()(out, y)
 
 
@@ -1017,10 +1113,11 @@ def _param_grads(seq):
 
 
 def _engine_only(monkeypatch):
-    """Make the one-call path unavailable: every backward then runs the engine's loop."""
-    from tinygrad_nn.ops.loss import SquaredError
+    """Make the one-call paths unavailable: every backward then runs the engine's loop."""
+    from tinygrad_nn.ops.loss import SoftmaxCrossEntropy, SquaredError
 
     monkeypatch.setattr(SquaredError, "backward_root", None)
+    monkeypatch.setattr(SoftmaxCrossEntropy, "backward_root", None)
 
 
 def _count_engine_runs(monkeypatch) -> list:
@@ -1032,13 +1129,21 @@ def _count_engine_runs(monkeypatch) -> list:
     return runs
 
 
-@pytest.mark.parametrize("acts", [("sigmoid", "sigmoid"), ("relu", None), ("tanh", "sigmoid")])
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize(("cost", "acts"), [
+    ("quadratic", ("sigmoid", "sigmoid")), ("quadratic", ("relu", None)),
+    ("quadratic", ("tanh", "sigmoid")), ("cross_entropy", ("relu", None)),
+    ("cross_entropy", ("sigmoid", "tanh"))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cost_over_mlp_backward_is_one_call_with_the_engines_exact_result(acts, dtype,
+def test_cost_over_mlp_backward_is_one_call_with_the_engines_exact_result(cost, acts, dtype,
                                                                           monkeypatch):
     from tinygrad_nn.engine import backward as engine
 
-    seq, _, _, out, loss = _book_step(dtype=dtype, acts=acts)
+    seq, _, _, out, loss = _book_step(dtype=dtype, acts=acts, cost=cost)
     with monkeypatch.context() as m:  # the engine's loop is not entered at all
         m.setattr(engine, "run", lambda *a, **k: pytest.fail("the engine ran"))
         loss.backward()
@@ -1046,40 +1151,58 @@ def test_cost_over_mlp_backward_is_one_call_with_the_engines_exact_result(acts, 
     assert out.grad_fn.freed and loss.grad_fn.freed  # the graph is freed as by the engine
     fused = _param_grads(seq)
     _engine_only(monkeypatch)
-    seq2, _, _, _, loss2 = _book_step(dtype=dtype, acts=acts)
+    seq2, _, _, _, loss2 = _book_step(dtype=dtype, acts=acts, cost=cost)
     loss2.backward()
     for got, want in zip(fused, _param_grads(seq2), strict=True):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)  # the same arithmetic, bit for bit
-    # and the closed form: BP1-BP4 for the sigmoid net (float64)
-    if acts == ("sigmoid", "sigmoid") and dtype == np.float64:
-        seq3, x, y, out3, _ = _book_step()
-        (w1, b1, w2, b2) = (p.data for p in seq3.parameters())
-        a1 = 1 / (1 + np.exp(-(x.data @ w1.T + b1)))
+    closed = {("quadratic", ("sigmoid", "sigmoid")), ("cross_entropy", ("relu", None))}
+    if dtype != np.float64 or (cost, acts) not in closed:
+        return
+    # and the closed form, BP1-BP4 (float64): the sigmoid net under the quadratic cost, the ReLU
+    # net under cross entropy, where δ^L = (softmax(z^L) − onehot(t)) / n
+    seq3, x, y, out3, loss3 = _book_step(acts=acts, cost=cost)
+    (w1, b1, w2, b2) = (p.data for p in seq3.parameters())
+    z1 = x.data @ w1.T + b1
+    if cost == "quadratic":
+        a1 = 1 / (1 + np.exp(-z1))
         a2 = out3.data
         d2 = (a2 - y.data) / 6 * a2 * (1 - a2)  # BP1
         d1 = d2 @ w2 * a1 * (1 - a1)  # BP2
-        for got, want in zip(fused, [d1.T @ x.data, d1.sum(0), d2.T @ a1, d2.sum(0)],
-                             strict=True):  # BP4, BP3
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    else:
+        a1 = np.maximum(z1, 0)
+        p = _softmax(a1 @ w2.T + b2)
+        rows = np.arange(6)
+        np.testing.assert_allclose(loss3.item(), -np.log(p[rows, y.data]).mean(), rtol=1e-12)
+        d2 = (p - np.eye(3)[y.data]) / 6  # BP1 for softmax + cross entropy
+        d1 = d2 @ w2 * (z1 > 0)  # BP2
+    for got, want in zip(fused, [d1.T @ x.data, d1.sum(0), d2.T @ a1, d2.sum(0)],
+                         strict=True):  # BP4, BP3
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("case", ["retain_out", "retain_loss", "x_grad", "y_grad", "accumulate",
-                                  "retain_graph", "anomaly", "frozen_bias"])
-def test_cost_over_mlp_backward_where_the_one_call_path_steps_aside(case, monkeypatch):
+_ASIDE = ["retain_out", "retain_loss", "x_grad", "y_grad", "accumulate", "retain_graph",
+          "anomaly", "frozen_bias"]
+
+
+@pytest.mark.parametrize(("cost", "case"), [("quadratic", c) for c in _ASIDE]
+                         + [("cross_entropy", c) for c in _ASIDE if c != "y_grad"])
+def test_cost_over_mlp_backward_where_the_one_call_path_steps_aside(cost, case, monkeypatch):
     """Each case either falls back to the engine's loop or is handled by the one-call path
     itself; the gradients (and retained ones) are exactly the engine's."""
     runs = _count_engine_runs(monkeypatch)
+    make = nn.QuadraticCost if cost == "quadratic" else nn.CrossEntropyLoss
 
     def run(monkey):
         if monkey:
             _engine_only(monkeypatch)
-        seq, x, y, out, loss = _book_step(x_grad=case == "x_grad", y_grad=case == "y_grad")
+        seq, x, y, out, loss = _book_step(x_grad=case == "x_grad", y_grad=case == "y_grad",
+                                          cost=cost)
         if case == "frozen_bias":
             seq[0].bias.requires_grad_(False)
             seq.zero_grad()
             out = seq(x)
-            loss = nn.QuadraticCost()(out, y)
+            loss = make()(out, y)
         if case == "retain_out":
             out.retain_grad()
         if case == "retain_loss":
@@ -1120,21 +1243,22 @@ def test_cost_over_mlp_backward_where_the_one_call_path_steps_aside(case, monkey
         assert ours[1] is None and ours[0] is not None
 
 
-def test_cost_over_mlp_backward_raises_as_the_engine_does():
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_cost_over_mlp_backward_raises_as_the_engine_does(cost):
     # an in-place change of the network's output after the cost was computed
-    _, _, _, out, loss = _book_step()
+    _, _, _, out, loss = _book_step(cost=cost)
     with tg.no_grad():
         out.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
     # a parameter updated between the forward and backward
-    seq, _, _, _, loss = _book_step()
+    seq, _, _, _, loss = _book_step(cost=cost)
     with tg.no_grad():
         seq[0].weight.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
     # a second backward through the freed graph
-    _, _, _, _, loss = _book_step()
+    _, _, _, _, loss = _book_step(cost=cost)
     loss.backward()
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         loss.backward()

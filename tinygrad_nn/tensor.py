@@ -312,7 +312,7 @@ class Tensor:
         """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires it."""
         if (gradient is None and inputs is None and not create_graph
                 and self.grad_fn is not None and self.data.ndim == 0):  # the usual loss.backward()
-            root = self.grad_fn.backward_root  # the book's cost over its MLP: one call
+            root = self.grad_fn.backward_root  # a cost over its MLP (ops/loss.py): one call
             if root is None or not root(retain_graph):  # else the engine, from dC/dC = 1
                 _engine.run((self,), (consts[self.data.dtype][2],), retain_graph, False)
             return

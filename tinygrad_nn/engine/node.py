@@ -3,10 +3,11 @@
 An op is a small class with ``forward(self, *arrays, **params) -> ndarray`` and
 ``backward(self, grad) -> tuple`` (one gradient, or ``None``, per input). ``Op.apply`` runs
 ``forward`` on the inputs' NumPy arrays and, when grad mode is on and an input requires grad,
-keeps the op instance as the output's ``grad_fn``: the node of the graph. (The two ops of the
-training step's hot path, ``ops.mlp.MLP`` and ``ops.loss.SquaredError``, also have a ``call``
-classmethod that does the same in one pass with their forward, and together a ``backward_root``
-that runs ``loss.backward()`` of the pair in one call when the engine's loop would do no more.)
+keeps the op instance as the output's ``grad_fn``: the node of the graph. (The ops of the
+training steps' hot paths, ``ops.mlp.MLP`` and the costs ``ops.loss.SquaredError`` and
+``ops.loss.SoftmaxCrossEntropy``, also have a ``call`` classmethod that does the same in one pass
+with their forward, and a cost over an MLP has a ``backward_root`` that runs ``loss.backward()``
+of the pair in one call when the engine's loop would do no more.)
 The node then holds
 
 - ``parents``: the inputs as given (Tensors, or constants such as a Python scalar);
@@ -65,7 +66,7 @@ class Op:
     fresh_grads: bool = False  # NumPy-mode gradients are new arrays (not g, no views, unshared)
     _trace: list | None = None  # forward traceback, recorded under detect_anomaly
     # ``backward_root(retain_graph) -> bool``: all of ``loss.backward()`` in one call, for a root
-    # node that can run it fused with its producer's rules (``SquaredError`` over an ``MLP``);
+    # node that can run it fused with its producer's rules (a cost of ops/loss.py over an MLP);
     # False when it cannot (the engine's loop runs instead). None: the loop always runs.
     backward_root = None
     _retained = None  # weakref to the output Tensor that called retain_grad()

@@ -17,6 +17,7 @@ same learning rate, training with MSELoss is not the book's algorithm.
 
 from __future__ import annotations
 
+from ..ops.loss import SoftmaxCrossEntropy as _SoftmaxCrossEntropy
 from ..ops.loss import SquaredError as _SquaredError
 from ..tensor import Tensor
 from . import functional as F
@@ -84,7 +85,9 @@ class QuadraticCost(_Loss):
 
 class CrossEntropyLoss(_WeightedLoss):
     """Cross entropy of logits and class-index (or class-probability) targets; see
-    ``functional.cross_entropy`` for the formulas. input (N, C), target (N,) int64 → 0-d."""
+    ``functional.cross_entropy`` for the formulas. input (N, C), target (N,) int64 → 0-d. With
+    the defaults (no weight or smoothing, 'mean'), (N, C) float32/float64 logits and int64 class
+    indices none of which is ignored, one fused op (``ops.loss.SoftmaxCrossEntropy.call``)."""
 
     def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
@@ -93,6 +96,13 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if self.weight is None and self.reduction == "mean" and not self.label_smoothing:
+            try:  # the training step's case, (N, C) logits and int64 class indices, in one op
+                out = _SoftmaxCrossEntropy.call(input, target, self.ignore_index)
+            except AttributeError:
+                out = None  # not tensors: cross_entropy raises the TypeError
+            if out is not None:
+                return out
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 

@@ -26,7 +26,8 @@ tracked ops and differentiates that, so higher-order gradients work as for the u
 ``backward_into`` is ``backward`` with each parameter's gradient stored in its ``.grad`` instead
 of returned: ``SquaredError.backward_root`` runs ``loss.backward()`` of the book's step with it,
 in one call, when the engine's loop would do no more (``benchmarks/ab.py`` against the loop over
-the two nodes: 0.935x the step's time in float32, 0.947x in float64, 2026-12-02).
+the two nodes: 0.935x the step's time in float32, 0.947x in float64, 2026-12-02), and
+``SoftmaxCrossEntropy.backward_root`` that of the wide step.
 When SGD has moved the parameters into one flat array (``optim/flat.py``), ``backward_into``
 writes the gradients into the views of its flat gradient (``ndarray.dot`` with an output), so
 SGD's update is two NumPy calls; the conditions are checked every pass (the parameters are the
@@ -177,7 +178,7 @@ def _source(acts: tuple) -> str:
 
 def _backward_source(acts: tuple, into: bool) -> str:
     """``backward`` (the gradients as a list), or with ``into`` ``backward_into``: the same rules,
-    storing each parameter's gradient in its ``.grad`` (for ``SquaredError.backward_root``; the
+    storing each parameter's gradient in its ``.grad`` (for the costs' ``backward_root``; the
     input x must need no gradient, and every other edge is None or the parameter itself, as
     ``call`` makes them)."""
     n = len(acts)
