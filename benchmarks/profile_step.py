@@ -3,7 +3,10 @@ network (batch 10, the default) or the wide one (``--workload wide``, batch 256)
 
 1. Phases: the step ``from_numpy -> zero_grad -> forward -> loss -> backward -> step`` timed
    phase by phase with perf_counter over many steps, in µs per step, next to the hand-written
-   NumPy step (the arithmetic plus the unavoidable NumPy call overhead).
+   NumPy step (the arithmetic plus the unavoidable NumPy call overhead). For the book also the
+   same phases of floor.py's ``BookArithmetic`` (tinygrad_nn's NumPy calls in its order with no
+   framework Python, its ``API arithmetic`` row): the difference is the framework's own cost,
+   phase by phase.
 2. cProfile of the tinygrad_nn steps: the functions with the most own time, in µs per step, and
    how many times each is called per step. NumPy's ufuncs and operators on arrays are C calls
    that cProfile does not record separately, so their time shows up as the own time of the
@@ -67,6 +70,37 @@ def phase_times(lib, workload: str, x: np.ndarray, y: np.ndarray,
         if k >= warm:
             for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5),
                                 strict=True):
+                acc[name] += dt
+    return {k: v / steps * 1e6 for k, v in acc.items()}
+
+
+def bare_phase_times(x: np.ndarray, y: np.ndarray, steps: int) -> dict[str, float]:
+    """The book step's phases done by floor.py's ``BookArithmetic`` (mean µs per step, timed as
+    ``phase_times``): forward, loss, backward and SGD's update on bare arrays; from_numpy and
+    zero_grad have no counterpart (0)."""
+    from floor import BookArithmetic
+
+    import tinygrad_nn
+
+    tinygrad_nn.manual_seed(0)
+    params = list(build(tinygrad_nn, "book")[0].parameters())
+    b = BookArithmetic(params, np.dtype(np.float32))
+    acc = dict.fromkeys(PHASES, 0.0)
+    pc = time.perf_counter
+    for k in range(steps + 50):
+        i = (k * 10) % (len(x) - 10)
+        xb, yb = x[i:i + 10], y[i:i + 10]
+        t2 = pc()
+        a1, a2 = b.forward(xb)
+        t3 = pc()
+        b.loss(a2, yb)
+        t4 = pc()
+        grads = b.backward(xb, a1, a2)
+        t5 = pc()
+        b.update(grads)
+        t6 = pc()
+        if k >= 50:
+            for name, dt in zip(PHASES[2:], (t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
                 acc[name] += dt
     return {k: v / steps * 1e6 for k, v in acc.items()}
 
@@ -173,10 +207,14 @@ def main(argv=None) -> int:
     monitor = common.OtherCpu()
     libs = [("tinygrad_nn", tinygrad_nn)] + ([("PyTorch eager", torch)] if torch else [])
     measured = {name: phase_times(lib, wl, x, y, steps) for name, lib in libs}
+    names = [name for name, _ in libs]
+    if wl == "book":  # the same arithmetic with no framework around it
+        names.insert(1, "bare arithmetic")
+        measured["bare arithmetic"] = bare_phase_times(x, y, steps)
     floor = numpy_step_us(wl, x, y, steps)
-    header = ["phase"] + [f"{name} µs/step" for name, _ in libs]
-    rows = [[ph] + [f"{measured[name][ph]:.1f}" for name, _ in libs] for ph in PHASES]
-    rows.append(["total"] + [f"{sum(measured[name].values()):.1f}" for name, _ in libs])
+    header = ["phase"] + [f"{name} µs/step" for name in names]
+    rows = [[ph] + [f"{measured[name][ph]:.1f}" for name in names] for ph in PHASES]
+    rows.append(["total"] + [f"{sum(measured[name].values()):.1f}" for name in names])
     print(f"\n## phases ({steps:,} steps, mean; hand-written NumPy step: {floor:.1f} µs)\n")
     print(common.markdown_table(header, rows))
     print(f"\nduring these timings, {monitor.report()}")
