@@ -87,9 +87,10 @@ def bare_phase_times(x: np.ndarray, y: np.ndarray, steps: int) -> dict[str, floa
     b = BookArithmetic(params, np.dtype(np.float32))
     acc = dict.fromkeys(PHASES, 0.0)
     pc = time.perf_counter
+    bs = BATCH["book"]
     for k in range(steps + 50):
-        i = (k * 10) % (len(x) - 10)
-        xb, yb = x[i:i + 10], y[i:i + 10]
+        i = (k * bs) % (len(x) - bs)
+        xb, yb = x[i:i + bs], y[i:i + bs]
         t2 = pc()
         a1, a2 = b.forward(xb)
         t3 = pc()

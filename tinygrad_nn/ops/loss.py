@@ -37,7 +37,41 @@ def _sum_squares(d: np.ndarray, scale: float) -> np.ndarray:
     return np.array(flat.dot(flat) * scale, d.dtype)
 
 
-class SquaredError(Op):
+class _Cost(Op):
+    """A cost whose ``loss.backward()`` can run in one call over the ``MLP`` node below it."""
+
+    def backward_root(self, retain_graph: bool | None) -> bool:
+        """``loss.backward()`` when this cost sits right on an ``MLP`` node (the book's and the
+        wide step), as one call: ∂C/∂a^L as ``backward`` computes it (``_grad_over_mlp``), then
+        the MLP's rules (``backward_into``) store the parameters' gradients in their ``.grad``.
+        The same arithmetic and the same result as the engine's loop over the two nodes, taken
+        only when the loop would do nothing else: the clock has not moved since the MLP node was
+        made (no in-place change since the forward, neither node freed), no ``retain_grad``,
+        only the parameters need gradients (not x, nor the target), no anomaly detection, and
+        the cost's own options allow it. Returns False, having done nothing, otherwise."""
+        c = clock[0]
+        if self.epoch != c or anomaly.enabled:  # (a freed node's epoch is -1)
+            return False
+        m = self.edges[0]
+        if not (isinstance(m, MLP) and m.epoch == c and m.edges[0] is None
+                and m._retained is None and self._retained is None):
+            return False
+        g = self._grad_over_mlp()
+        if g is None:
+            return False
+        m.backward_into(g)
+        if not retain_graph:
+            self.release()
+            m.release()
+        return True
+
+    def _grad_over_mlp(self) -> np.ndarray | None:
+        """∂C/∂x for an upstream gradient of 1, a fresh array of x's shape and dtype, computed
+        as ``backward`` does; None where this node's options need the engine's loop."""
+        raise NotImplementedError
+
+
+class SquaredError(_Cost):
     saves = (0, 1)
     exact_grads = True  # both inputs have the same shape (callers broadcast first)
 
@@ -81,29 +115,11 @@ class SquaredError(Op):
             return sq * scale if scale != 1.0 else sq
         return np.sum(sq, axis=axis) * scale
 
-    def backward_root(self, retain_graph: bool | None) -> bool:
-        """``loss.backward()`` when this cost sits right on an ``MLP`` node (the book's step), as
-        one call: ∂C/∂a^L = (a − y)·2·scale as ``backward`` computes it, then the MLP's rules
-        (``backward_into``) store the parameters' gradients in their ``.grad``. The same
-        arithmetic and the same result as the engine's loop over the two nodes, taken only when
-        the loop would do nothing else: the clock has not moved since the MLP node was made (no
-        in-place change since the forward, neither node freed), no ``retain_grad``, only the
-        parameters need gradients (not x, not y), no anomaly detection. Returns False, having
-        done nothing, otherwise."""
-        c = clock[0]
-        if self.epoch != c or anomaly.enabled:  # (a freed node's epoch is -1)
-            return False
-        m = self.edges[0]
-        if not (isinstance(m, MLP) and m.epoch == c and m.edges[0] is None
-                and self.edges[1] is None and self.exact_grads and self.axis is None
-                and m._retained is None and self._retained is None):
-            return False
+    def _grad_over_mlp(self) -> np.ndarray | None:
+        if self.edges[1] is not None or not self.exact_grads or self.axis is not None:
+            return None  # y needs a gradient, or broadcast or promoted, or not summed to 0-d
         d = self.d
-        m.backward_into(d * scalars[d.dtype][2.0 * self.scale])  # (upstream 1: backward's factor)
-        if not retain_graph:
-            self.release()
-            m.release()
-        return True
+        return d * scalars[d.dtype][2.0 * self.scale]  # (backward's factor, upstream 1)
 
     def backward(self, g):
         c = 2.0 * self.scale
@@ -154,7 +170,7 @@ def _softmax_nll(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return e, rows, nll
 
 
-class SoftmaxCrossEntropy(Op):
+class SoftmaxCrossEntropy(_Cost):
     """Cross entropy of logits x (N, C) and int targets t (N,); reduction 'mean'|'sum'|'none'."""
 
     saves = (0,)
@@ -179,7 +195,6 @@ class SoftmaxCrossEntropy(Op):
         out = node._plain(a, t)
         if not (x.requires_grad and mode.enabled):
             return _make(out, None, False)
-        node.w, node.reduction = None, "mean"
         node.needs_input_grad = [True]
         node.parents = [x]
         node.arrays = [a]
@@ -195,16 +210,15 @@ class SoftmaxCrossEntropy(Op):
         softmax(x) (``p``), the targets (a copy: never the caller's array), the row indices
         and the denominator N for backward."""
         t = target.copy()
+        n = len(t)
         self.p, self.rows, nll = _softmax_nll(x, t)
-        self.t, self.denom = t, len(t)
-        return array(_sum(nll) / len(t), x.dtype)
+        self.t, self.w, self.reduction, self.denom = t, None, "mean", n
+        return array(_sum(nll) / n, x.dtype)
 
     def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean"):
         keep = target != ignore_index
         plain = weight is None and keep.all()  # every row counts once (w = 1): no weight array
-        self.reduction = reduction
         if plain and reduction == "mean" and len(target):
-            self.w = None
             return self._plain(x, target)
         t = target.copy() if plain else np.where(keep, target, 0)  # (never the caller's array)
         e, rows, nll = _softmax_nll(x, t)
@@ -215,38 +229,20 @@ class SoftmaxCrossEntropy(Op):
         else:
             w = np.where(keep, weight[t], 0).astype(x.dtype)
         loss = nll if plain else nll * w
-        self.p, self.t, self.rows, self.w = e, t, rows, w
+        self.p, self.t, self.rows, self.w, self.reduction = e, t, rows, w, reduction
         if reduction == "none":
             return loss
         total = np.sum(loss)
         self.denom = (len(t) if plain else np.sum(w)) if reduction == "mean" else None
         return np.asarray(total / self.denom if reduction == "mean" else total, dtype=x.dtype)
 
-    def backward_root(self, retain_graph: bool | None) -> bool:
-        """``loss.backward()`` when this loss ('mean', every row counted once: ``call``'s case)
-        sits right on an ``MLP`` node (the wide step), as one call: ∂C/∂z = (softmax(z) −
-        onehot(t))/N as ``backward`` computes it, then the MLP's rules (``backward_into``) store
-        the parameters' gradients in their ``.grad``. The same arithmetic and result as the
-        engine's loop over the two nodes, taken only where the loop would do nothing else (as
-        ``SquaredError.backward_root``: the clock has not moved since the MLP node was made, no
-        ``retain_grad``, only the parameters need gradients, no anomaly detection). Returns
-        False, having done nothing, otherwise."""
-        c = clock[0]
-        if self.epoch != c or anomaly.enabled:  # (a freed node's epoch is -1)
-            return False
-        m = self.edges[0]
-        if not (isinstance(m, MLP) and m.epoch == c and m.edges[0] is None and self.w is None
-                and self.reduction == "mean" and self.denom and m._retained is None
-                and self._retained is None):
-            return False
+    def _grad_over_mlp(self) -> np.ndarray | None:
+        if self.w is not None or self.reduction != "mean" or not self.denom:
+            return None  # weighted, ignored rows, another reduction, no rows
         d = self.p.copy()  # (backward's NumPy rule, for an upstream gradient of 1)
         d[self.rows, self.t] -= 1.0
         d *= consts[d.dtype][2] / self.denom
-        m.backward_into(d)
-        if not retain_graph:
-            self.release()
-            m.release()
-        return True
+        return d
 
     def backward(self, g):
         if isinstance(g, Tensor):
