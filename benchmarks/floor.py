@@ -8,7 +8,8 @@ loop, the optimizer, the module wrappers. This script runs the same training wit
 
 - ``-engine``: ``loss.backward()`` replaced by calling the cost node's ``backward`` and the
   network node's ``backward_into`` directly (no in-place or freed-graph checks, no release);
-- ``-optimizer``: ``opt.step()`` replaced by ``p.data -= p._grad * lr`` (no version bump);
+- ``-optimizer``: ``opt.step()`` replaced by SGD's flat update called bare (no checks, no
+  version bump);
 - ``-modules``: ``model(xb)`` and ``loss_fn(...)`` replaced by the ops' ``call`` (no fusion or
   shape checks);
 - ``-all``: all three.
@@ -22,10 +23,9 @@ train exactly its parameters:
 
 - ``API arithmetic``: the hand-written step changed only where PyTorch's semantics demand it:
   the loss value is computed, the gradients are the true ∂C/∂θ (in one flat gradient, which
-  tinygrad_nn's backward reuses only when nothing holds the last one), and SGD multiplies them
-  by lr (into a flat buffer it owns) before subtracting, two calls for all four parameters as in
-  tinygrad_nn (``optim/flat.py``). No framework Python at all: about what no eager framework
-  with this API can go below.
+  tinygrad_nn's backward reuses only when nothing holds the last one), and SGD subtracts lr
+  times them, one BLAS axpy for all four parameters as in tinygrad_nn (``optim/flat.py``). No
+  framework Python at all: about what no eager framework with this API can go below.
 - ``replay sketch``: that arithmetic behind the least Python the user's loop forces on an
   engine that has recorded the step and replays it: one Python call per entry point
   (``zero_grad``, ``model(xb)``, ``loss_fn``, ``backward``, ``step``) with a token guard, a
@@ -67,6 +67,13 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
     chain = model._plan[0]  # the fused Linear/Sigmoid run (one MLP node)
     dt = np.dtype(dtype)
     lr, one = np.array(3.0, dt), consts[dt][2]
+    flat = None
+    if optimizer:  # the parameters in SGD's flat arrays, as its step leaves them
+        from tinygrad_nn.optim.flat import rehome
+
+        flat = rehome(params, 1 << 20)
+        if flat is None:
+            raise RuntimeError("the parameters' arrays could not be moved into a flat one")
 
     def epoch(x: np.ndarray, y: np.ndarray) -> None:
         from_numpy = tg.from_numpy
@@ -82,9 +89,12 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
                 cost.edges[0].backward_into(cost.backward(one)[0])
             else:
                 loss.backward()
-            if optimizer:
-                for p in params:
-                    p.data -= p._grad * lr
+            if optimizer:  # SGD's flat update, bare: no checks, no version bump
+                if flat.grad_update is not None:
+                    flat.grad_update(-3.0)
+                else:
+                    np.multiply(flat.grad, lr, flat.scratch)
+                    np.subtract(flat.data, flat.scratch, flat.data)
             else:
                 opt.step()
 
@@ -99,7 +109,7 @@ class BookArithmetic:
     only for what a user can hold (the output a2, the loss); the rest in buffers made once; the
     parameters and their gradients in the flat arrays of ``optim/flat.py`` (the gradients in the
     one flat gradient, as tinygrad_nn's backward writes them when nothing holds the last ones),
-    so SGD's update is two calls, as tinygrad_nn's."""
+    so SGD's update is one call, as tinygrad_nn's."""
 
     def __init__(self, params: list, dtype: np.dtype, batch_size: int = 10) -> None:
         from tinygrad_nn.engine.constants import scalars
@@ -164,10 +174,14 @@ class BookArithmetic:
         return gw1, gb1, gw2, gb2
 
     def update(self, grads) -> None:
-        """SGD: θ −= lr ∂C/∂θ, two calls on the flat arrays (``grads`` are the flat views)."""
+        """SGD: θ −= lr ∂C/∂θ on the flat arrays (``grads`` are the flat views): one BLAS axpy,
+        as SGD's (or its two NumPy calls where NumPy's BLAS has none)."""
         f = self.flat
-        np.multiply(f.grad, self.lr, f.scratch)
-        np.subtract(f.data, f.scratch, f.data)
+        if f.grad_update is not None:
+            f.grad_update(-3.0)
+        else:
+            np.multiply(f.grad, self.lr, f.scratch)
+            np.subtract(f.data, f.scratch, f.data)
 
 
 def api_arithmetic(tg, dtype: str):

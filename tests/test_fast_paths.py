@@ -8,12 +8,12 @@ Every check is against closed-form math, a NumPy formula, the unfused tinygrad_n
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sgd_oracle import rounded_once, sgd_update, two_passes
 
 import tinygrad_nn as tg
 import tinygrad_nn.nn.functional as F
@@ -21,7 +21,6 @@ from tinygrad_nn import autograd, nn, optim
 from tinygrad_nn.engine import blas
 from tinygrad_nn.engine.constants import Memo
 from tinygrad_nn.ops.mlp import MLP
-from tinygrad_nn.optim.sgd import _AXPY as SGD_AXPY
 
 
 def t64(a, grad=True):
@@ -210,36 +209,15 @@ def test_autograd_grad_leaves_dot_grad_untouched():
 
 
 # -- 2. optim.SGD plain update ------------------------------------------------------------------
-def _expected_step(p, g, lr):
-    """p − lr·g in p's dtype, as NumPy computes it (a Python float is cast to the dtype)."""
-    return p - (np.float32(lr) if p.dtype == np.float32 else lr) * g
-
-
-def _rounded_once(p, g, lr):
-    """p − c·g rounded once to p's dtype (c: lr in that dtype), what a fused multiply-add gives
-    (and torch.optim.SGD): float32 through float64, where c·g is exact; float64 with Fraction."""
-    c = p.dtype.type(lr)
-    if p.dtype == np.float32:
-        return (p.astype(np.float64) - np.float64(c) * g.astype(np.float64)).astype(np.float32)
-    exact = [float(Fraction(a) - Fraction(float(c)) * Fraction(b))  # (correctly rounded)
-             for a, b in zip(p.ravel().tolist(), g.ravel().tolist(), strict=True)]
-    return np.array(exact).reshape(p.shape)
-
-
 def _assert_update(actual, before, g, lr):
-    """SGD's plain update of ``before`` by g: below 1 MiB NumPy's two passes (their two
-    roundings); from there on, where NumPy's BLAS has an axpy, p − lr·g rounded once, exactly
-    (float64: for up to 140,000 elements, or else within the two passes' error of them)."""
+    """SGD's plain update of ``before`` by g: where NumPy's BLAS has an axpy, p − lr·g rounded
+    once (float64: for up to 140,000 elements; beyond, within ulp/2 of it, bounded through the
+    two passes' value), else NumPy's two passes (``sgd_oracle``)."""
     assert actual.dtype == before.dtype
-    two = _expected_step(before, g, lr)
-    if before.nbytes < SGD_AXPY or blas.axpy_for(before.dtype) is None:
-        if actual.dtype == np.float64:
-            np.testing.assert_array_equal(actual, two)
-        else:
-            np.testing.assert_array_max_ulp(actual, two, maxulp=1)
-    elif actual.dtype == np.float32 or actual.size <= 140_000:
-        np.testing.assert_array_equal(actual, _rounded_once(before, g, lr))
-    else:  # (Fraction takes ~5 µs an element; test_sgd_big_update_... checks the rounding)
+    if blas.axpy_for(before.dtype) is None or actual.dtype == np.float32 or actual.size <= 140_000:
+        np.testing.assert_array_equal(actual, sgd_update(before, g, lr))
+    else:  # (Fraction takes ~5 µs an element; test_sgd_update_is_rounded_once_as_torch)
+        two = two_passes(before, g, lr)
         prod = before.dtype.type(lr) * g  # each result is within ulp/2 of r = p − c·g, and
         bound = 2 * (np.spacing(np.abs(two)) + np.spacing(np.abs(prod)))  # two of r + ulp(c·g)/2
         assert np.all(np.abs(actual - two) <= bound)
@@ -352,7 +330,7 @@ def test_blas_axpy_is_found_in_numpys_own_openblas():
 
 def test_blas_axpy_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("TINYGRAD_NN_NO_BLAS_AXPY", "1")
-    monkeypatch.setattr(blas, "_bound", Memo(blas._axpy_of))
+    monkeypatch.setattr(blas, "_bound", Memo(blas._kernel_of))
     assert blas.axpy_for(np.dtype(np.float32)) is None
     y = np.ones(300_000, np.float32)
     assert not blas.axpy(y, np.ones_like(y), 2.0)
@@ -376,15 +354,18 @@ def test_blas_axpy_refuses_what_it_cannot_do_in_one_call(dtype):
     y = y0.copy()
     if blas.axpy_for(np.dtype(dtype)) is not None:
         assert blas.axpy(y, x, -0.5)
-        np.testing.assert_array_equal(y, _rounded_once(y0, x, 0.5))
+        np.testing.assert_array_equal(y, rounded_once(y0, x, 0.5))
 
 
-@pytest.mark.parametrize("dtype, shape", [(np.float32, (512, 512)), (np.float32, (512, 784)),
+@pytest.mark.parametrize("dtype, shape", [(np.float32, (7,)), (np.float32, (30, 784)),
+                                          (np.float32, (512, 512)), (np.float32, (512, 784)),
+                                          (np.float64, (10, 13)), (np.float64, (30, 784)),
                                           (np.float64, (256, 512)), (np.float64, (257, 513))])
-def test_sgd_big_update_is_rounded_once_as_torch(dtype, shape):
-    """From 1 MiB on, p − lr·g is rounded once (BLAS's fused axpy): exactly the correctly
-    rounded value, where the two passes differ from it in about one element in eight (by up to
-    thousands of ulps where lr·g nearly cancels p) — and bit for bit what torch.optim.SGD does."""
+def test_sgd_update_is_rounded_once_as_torch(dtype, shape):
+    """At every size, p − lr·g is rounded once (BLAS's fused axpy): exactly the correctly rounded
+    value, where the two passes differ from it in about one element in eight (by up to
+    thousands of ulps where lr·g nearly cancels p) — and bit for bit what torch.optim.SGD does.
+    (The book's first weight, 30×784, is the size OpenBLAS would thread if it were one call.)"""
     if blas.axpy_for(np.dtype(dtype)) is None:
         pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
     rng = np.random.default_rng(13)
@@ -393,14 +374,102 @@ def test_sgd_big_update_is_rounded_once_as_torch(dtype, shape):
     before = p.data.copy()
     p.grad = tg.tensor(g)
     optim.SGD([p], lr=0.137).step()
-    want = _rounded_once(before, g, 0.137)
+    want = rounded_once(before, g, 0.137)
     np.testing.assert_array_equal(p.data, want)
-    assert np.mean(want != _expected_step(before, g, 0.137)) > 0.05  # the test can tell them apart
+    if before.size > 100:  # the test can tell them apart
+        assert np.mean(want != two_passes(before, g, 0.137)) > 0.05
     torch = pytest.importorskip("torch")
     tp = torch.nn.Parameter(torch.from_numpy(before.copy()))
     tp.grad = torch.from_numpy(g)
     torch.optim.SGD([tp], lr=0.137).step()
     np.testing.assert_array_equal(p.data, tp.detach().numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [0, 5, 10_000, 10_001, 25_000, 262_144])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("axpby", [True, False])
+def test_axpy_plan_rounds_once_on_every_path(monkeypatch, dtype, size, threads, axpby):
+    """``AxpyPlan``: one axpy call (one thread, or 1 MiB and more, or 10,000 elements or fewer),
+    else one axpby call, or calls of at most 10,000 elements where there is no axpby: every
+    path gives the correctly rounded y + α·x, and the planned calls cover y exactly once."""
+    kernel = blas.axpy_for(np.dtype(dtype))
+    if kernel is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    if not axpby:
+        kernel = kernel._replace(axpby=None)
+    elif kernel.axpby is None:
+        pytest.skip("this BLAS's axpby failed its rounding check")
+    calls = {"axpy": 0, "axpby": 0}
+
+    def counted(name, fn):
+        def call(*args):
+            calls[name] += 1
+            fn(*args)
+        return call
+
+    kernel = kernel._replace(axpy=counted("axpy", kernel.axpy),
+                             axpby=kernel.axpby and counted("axpby", kernel.axpby))
+    monkeypatch.setattr(blas, "threads", lambda: threads)
+    rng = np.random.default_rng(size)
+    y0 = rng.uniform(1.0, 2.0, size).astype(dtype)  # (the magnitudes of blas._rounds_once)
+    x = (rng.uniform(0.8, 3.3, size) * rng.choice([-1.0, 1.0], size)).astype(dtype)
+    if dtype == np.float64:
+        y0, x = y0[:30_000], x[:30_000]  # (Fraction: ~5 µs an element)
+    y = y0.copy()
+    plan = blas.AxpyPlan(y, x, kernel)
+    split = y.size > 10_000 and y.nbytes < 1 << 20
+    assert plan.split == split
+    assert len(plan.chunks) == (-(-y.size // 10_000) if split and not axpby else 0)
+    assert sum(n.value for n, _, _ in plan.chunks) in (0, y.size)
+    plan(-0.3)
+    if not split or threads == 1:
+        assert calls == {"axpy": 1, "axpby": 0}
+    else:
+        assert calls == ({"axpy": 0, "axpby": 1} if axpby else
+                         {"axpy": len(plan.chunks), "axpby": 0})
+    np.testing.assert_array_equal(y, rounded_once(y0, x, 0.3))
+    if y.size > 100:
+        assert np.any(y != two_passes(y0, x, 0.3))  # the test can tell them apart
+
+
+def test_blas_kernels_are_checked_for_one_rounding():
+    """``_rounds_once`` accepts a kernel only if it rounds α·x + y once: NumPy's two passes fail
+    it, the bound kernels pass it. And where float64-then-float32 would round twice (a result
+    that is a float32 midpoint in float64), the axpy gives the correctly rounded value."""
+    import ctypes
+
+    def two_pass(n, a, xp, yp):
+        dt = np.float32
+        size = n.value * 4
+        x = np.frombuffer((ctypes.c_char * size).from_address(xp.value), dt)
+        y = np.frombuffer((ctypes.c_char * size).from_address(yp.value), dt)
+        y += x * dt(a.value)
+
+    assert not blas._rounds_once(two_pass, np.dtype(np.float32), ctypes.c_float)
+    kernel = blas.axpy_for(np.dtype(np.float32))
+    if kernel is None:
+        return
+    p = np.array([1 + 2**-23, 1 + 2**-23], np.float32)
+    lr = float(np.float32(1 + 2**-23))
+    g = np.array([-(2**-24) * (1 - 2**-23), (2**-24) * (1 - 2**-23)], np.float32)
+    via_double = (p.astype(np.float64) - lr * g.astype(np.float64)).astype(np.float32)
+    y = p.copy()
+    assert blas.axpy(y, g, -lr)
+    np.testing.assert_array_equal(y, [1 + 2**-23, 1 + 2**-23])  # the exact value's nearest
+    assert np.all(via_double != y)
+    np.testing.assert_array_equal(rounded_once(p, g, lr), y)
+
+
+def test_blas_threads_follows_threadpoolctl():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if blas._threads_getter() is None:
+        assert blas.threads() == 0
+        return
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert blas.threads() == 1
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert blas.threads() == 2
 
 
 def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
@@ -414,7 +483,7 @@ def test_sgd_big_update_falls_back_to_two_passes(monkeypatch):
         before, g = p.data.copy(), g_tensor.numpy().copy()
         p.grad = g_tensor
         optim.SGD([p], lr=0.137).step()
-        np.testing.assert_array_equal(p.data, _expected_step(before, g, 0.137))
+        np.testing.assert_array_equal(p.data, two_passes(before, g, 0.137))
 
     p = _param(rng, shape, np.float64)
     p.data = np.asfortranarray(p.data)

@@ -29,11 +29,19 @@ def run(lib, spec_op, arrays, kw, v):
             [None if x.grad is None else x.grad.detach().numpy() for x in xs])
 
 
+# Ops with no derivative at ties, drawn off them here: std at equal entries is 0 up to rounding
+# (~1e-16), and there torch's closed form (x − mean)/((n − 1)·std) and the chain rule through
+# the mean (ours: exactly 0 when every x − mean rounds alike) differ by O(1): rounding noise
+# over rounding noise, not a convention. (The ties of max/min/... are conventions: checked
+# below, at the ties.)
+_NO_DERIVATIVE_AT_TIES = {"std"}
+
+
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.torch], ids=lambda s: s.name)
 @settings(max_examples=10)
 @given(data=st.data())
 def test_matches_torch(spec, data):
-    arrays, kw = data.draw(case(spec, for_grad=False))
+    arrays, kw = data.draw(case(spec, for_grad=spec.name in _NO_DERIVATIVE_AT_TIES))
     with tg.no_grad():
         shape = primary(spec.op(tg, *[tg.tensor(a) for a in arrays], **kw)).shape
     v = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-2, 2, width=64)))

@@ -1,6 +1,6 @@
 """SGD's flat update (``optim/flat.py``): a group of small parameters moved into one flat array
 after its first step, their gradients written by the fused MLP's backward into one flat gradient,
-and the update two NumPy calls. Checked: the very bits of ``p − g·lr`` and of the gradients step
+and the update one BLAS call. Checked: the very bits of ``p − g·lr`` and of the gradients step
 after step, one version bump per step, the move made only when no one else can see the old
 arrays (a kept ``numpy()``, a shared or a view array are left where they are and still see the
 updates), a gradient kept by the user never overwritten, and the parameter-by-parameter paths
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sgd_oracle import rounded_once, sgd_update, two_passes
 
 import tinygrad_nn as tg
 from tinygrad_nn import nn, optim
@@ -38,13 +39,9 @@ def _flat_of(opt):
     return opt.__dict__.get("_flats", {}).get(id(opt.param_groups[0]))
 
 
-def _expected(before, g, lr):
-    """``p − g·lr`` as NumPy computes it: the product rounded to p's dtype, then the difference."""
-    return before - g * before.dtype.type(lr)
-
-
 def _step_and_check(opt, params, lr):
-    """opt.step(), asserting every parameter is exactly p − g·lr and bumped once."""
+    """opt.step(), asserting every parameter is exactly p − g·lr (rounded as ``sgd_oracle``
+    says) and bumped once."""
     befores = [p.data.copy() for p in params]
     grads = [None if p._grad is None else np.array(p.grad.numpy()) for p in params]
     versions = [p._version for p in params]
@@ -54,7 +51,7 @@ def _step_and_check(opt, params, lr):
             np.testing.assert_array_equal(p.data, b)
             assert p._version == v
         else:
-            np.testing.assert_array_equal(p.data, _expected(b, g, lr))
+            np.testing.assert_array_equal(p.data, sgd_update(b, g, lr))
             assert p._version == v + 1
 
 
@@ -267,7 +264,7 @@ def test_arrays_that_others_can_see_are_not_moved(case):
         swapped = np.dtype(np.float64).newbyteorder()
         params = [nn.Parameter(tg.from_numpy(p.data.astype(swapped))) for p in params]
     elif case == "too_big":
-        # 1.4 MB in all, each under the 1 MiB of the one-pass axpy (two roundings, as checked)
+        # 1.4 MB in all: parameter by parameter
         params += [nn.Parameter(tg.tensor(rng.standard_normal((300, 300)))) for _ in range(2)]
     if case == "duplicate":
         with pytest.warns(UserWarning, match="duplicate"):
@@ -408,3 +405,36 @@ def test_reference_counts_are_calibrated_on_this_interpreter():
     held = sys.getrefcount(a)
     del also, a
     assert (alone, held) == (refs.ALONE, refs.ALONE + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_update_without_a_blas_axpy_is_numpys_two_passes(monkeypatch, dtype):
+    """Where NumPy's BLAS has no axpy the flat arrays have no one-call plans, and the flat update
+    is the product into the scratch array, then one subtraction: NumPy's two roundings, for the
+    flat gradient (the fused backward's) and for gradients that are not its views (assigned)."""
+    from tinygrad_nn.engine import blas
+    from tinygrad_nn.engine.constants import Memo
+
+    monkeypatch.setattr(blas, "_bound", Memo(lambda dt: None))
+    rng = np.random.default_rng(12)
+    model = _book(dtype)
+    params = list(model.parameters())
+    opt = optim.SGD(params, lr=3.0)
+    loss_fn = nn.QuadraticCost()
+    for step in range(4):
+        opt.zero_grad()
+        if step < 3:
+            x, y = _batch(rng, dtype)
+            loss_fn(model(x), y).backward()
+        else:  # assigned: not views of the flat gradient
+            for p in params:
+                p.grad = tg.tensor(rng.standard_normal(p.shape).astype(dtype))
+        befores = [p.data.copy() for p in params]
+        grads = [p.grad.numpy().copy() for p in params]
+        opt.step()
+        for p, b, g in zip(params, befores, grads, strict=True):
+            np.testing.assert_array_equal(p.data, two_passes(b, g, 3.0))
+        fp = _flat_of(opt)
+        assert fp is not None and fp.grad_update is None and fp.scratch_update is None
+    assert any(np.any(two_passes(b, g, 3.0) != rounded_once(b, g, 3.0))
+               for b, g in zip(befores, grads, strict=True))  # the test can tell them apart

@@ -1,12 +1,23 @@
 """``axpy``: y ← y + α·x in one pass over memory, from the BLAS that NumPy itself loaded.
 
 NumPy has no fused multiply-add ufunc, so SGD's ``p −= lr·g`` is two passes: the product into a
-buffer, then the subtraction. For a parameter bigger than the core's cache each pass streams
-from memory, and BLAS's ``?axpy`` (one pass, reading g and p, writing p) takes half the time:
-a 512×784 float32 weight, 104 µs against 210 µs (and 39 against 92 µs at 512×512; Xeon guest,
-one thread, ``benchmarks/README.md``). Below about 128 KiB the two ufunc calls are as fast as
-the ctypes call, and up to 1 MiB a threaded axpy can lose (``optim/sgd.py``), so ``SGD.step``
-uses this from 1 MiB on.
+buffer, then the subtraction. BLAS's ``?axpy`` is one pass (reading g and p, writing p): for a
+parameter bigger than the core's cache each pass streams from memory, and the axpy takes half
+the time (a 512×784 float32 weight, 104 µs against 210 µs; Xeon guest, one thread); for the
+book's four parameters in one flat array (``optim/flat.py``, 23,860 floats) 2.7 µs against
+5.3 µs (AMD EPYC guest, one thread, 2026-12-03).
+
+Every update is one rounding: α·x + y is rounded once, to the nearest, where NumPy's two passes
+round twice (and can be thousands of ulps off where α·x nearly cancels y). That one rounding is
+also what ``torch.optim.SGD`` computes (its ``add_(g, alpha=-lr)`` is a fused multiply-add): the
+same bits (``tests/test_fast_paths.py``), for every size.
+
+``AxpyPlan`` is the update of two fixed arrays as prepared calls: the pointers and sizes are
+ctypes objects made once, so a call costs ~0.5 µs of ctypes (an array's ``.ctypes.data`` alone
+costs ~1.4 µs). OpenBLAS runs an axpy of more than 10,000 elements on its threads, which pays
+only for big arrays: waking them costs more than the work below about 1 MiB (the book's float64
+step: ~15 µs a step, 188 KB), so below 1 MiB a plan is calls of at most 10,000 elements, which
+OpenBLAS runs on the calling thread.
 
 NumPy's wheels bundle OpenBLAS as ``scipy-openblas`` built with 64-bit integers (its
 configuration says ``USE64BITINT``), exporting ``scipy_cblas_saxpy64_`` and
@@ -16,11 +27,6 @@ module binds those two with ctypes, from the very library file NumPy has loaded 
 before trusting it. Any other setup — another BLAS, 32-bit BLAS integers, NumPy built from
 source, no ctypes, a failed check — gives ``axpy_for(dtype) is None``, and callers keep NumPy's
 two passes. ``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
-
-The kernels fuse the multiply and the add: α·x + y is rounded once, to the nearest, where
-NumPy's two passes round twice (and can be thousands of ulps off where α·x nearly cancels y).
-That one rounding is also what ``torch.optim.SGD`` computes: the same bits
-(``tests/test_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -30,32 +36,47 @@ import functools
 import glob
 import os
 from collections.abc import Callable
+from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
 from .constants import Memo
 
-Axpy = Callable[[int, float, int, int, int, int], None]  # (n, alpha, x_ptr, incx, y_ptr, incy)
+_PREFIX = {np.dtype(np.float32): ("s", ctypes.c_float),
+           np.dtype(np.float64): ("d", ctypes.c_double)}
+_SERIAL = 10_000  # elements: OpenBLAS's interface/axpy.c runs n <= 10,000 on the calling thread
+_THREADED = 1 << 20  # bytes: from here one axpy call (which OpenBLAS may thread)
+_ONE = ctypes.c_int64(1)  # the increments
 
-_SYMBOLS = {np.dtype(np.float32): ("scipy_cblas_saxpy64_", ctypes.c_float),
-            np.dtype(np.float64): ("scipy_cblas_daxpy64_", ctypes.c_double)}
+
+class Kernel(NamedTuple):
+    """NumPy's BLAS for one dtype, bound and checked (each rounds α·x + y once, to the nearest):
+    ``axpy(n, α, x, incx, y, incy)``: y ← α·x + y, and ``axpby(n, α, x, incx, β, y, incy)``
+    (None if it fails its check), which OpenBLAS never threads, called with β = 1. Both are
+    called with ctypes objects only (``c_int64``, ``scalar``, ``c_void_p``; they have no
+    ``argtypes``: those would cost a conversion per argument per call)."""
+
+    axpy: Callable[..., None]
+    axpby: Callable[..., None] | None
+    scalar: type  # ctypes.c_float or ctypes.c_double
 
 
-def _axpy_of(dtype: np.dtype) -> Axpy | None:
-    """NumPy's BLAS ``?axpy`` for dtype, bound and checked, or None (see the module docstring)."""
-    if dtype not in _SYMBOLS or os.environ.get("TINYGRAD_NN_NO_BLAS_AXPY"):
+def _kernel_of(dtype: np.dtype) -> Kernel | None:
+    """The ``Kernel`` of dtype, or None (see the module docstring)."""
+    if dtype not in _PREFIX or os.environ.get("TINYGRAD_NN_NO_BLAS_AXPY"):
         return None
     try:
-        return _bind(*_SYMBOLS[dtype], dtype)
+        return _bind(dtype)
     except Exception:  # noqa: BLE001 - any failure to find or bind: the two passes
         return None
 
 
-_bound = Memo(_axpy_of)  # dtype -> Axpy or None, made on the first lookup
+_bound = Memo(_kernel_of)  # dtype -> Kernel or None, made on the first lookup
 
 
-def axpy_for(dtype: np.dtype) -> Axpy | None:
-    """NumPy's BLAS ``?axpy`` for float32 or float64 (checked), or None where there is none."""
+def axpy_for(dtype: np.dtype) -> Kernel | None:
+    """NumPy's BLAS axpy for float32 or float64 (checked), or None where there is none."""
     return _bound[dtype]
 
 
@@ -80,30 +101,127 @@ def _library() -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _bind(symbol: str, c_scalar: type, dtype: np.dtype) -> Axpy | None:
+def _bind(dtype: np.dtype) -> Kernel | None:
     path = _library()
     if path is None:
         return None
-    fn = getattr(ctypes.CDLL(path), symbol)
-    fn.argtypes = (ctypes.c_int64, c_scalar, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                   ctypes.c_int64)
-    fn.restype = None
-    # the check: every value exact in both dtypes, a stride of 2 on x and of 1 on y
+    letter, scalar = _PREFIX[dtype]
+    lib = ctypes.CDLL(path)
+    axpy = getattr(lib, f"scipy_cblas_{letter}axpy64_")
+    axpy.restype = None
+    # the checks: every value exact in both dtypes, a stride of 2 on x and of 1 on y; then one
+    # rounding where two differ, over a length with a tail after the kernel's unrolled blocks
     x = np.arange(1.0, 11.0, dtype=dtype)
     y = np.full(5, 100.0, dtype=dtype)
-    fn(5, -0.5, x.ctypes.data, 2, y.ctypes.data, 1)
-    return fn if np.array_equal(y, 100.0 - 0.5 * x[::2]) else None
+    axpy(ctypes.c_int64(5), scalar(-0.5), _ptr(x), ctypes.c_int64(2), _ptr(y), _ONE)
+    if not np.array_equal(y, 100.0 - 0.5 * x[::2]) or not _rounds_once(
+            lambda n, a, xp, yp: axpy(n, a, xp, _ONE, yp, _ONE), dtype, scalar):
+        return None
+    axpby = getattr(lib, f"scipy_cblas_{letter}axpby64_", None)
+    if axpby is not None:
+        axpby.restype = None
+        beta = scalar(1.0)
+        if not _rounds_once(lambda n, a, xp, yp: axpby(n, a, xp, _ONE, beta, yp, _ONE),
+                            dtype, scalar):
+            axpby = None
+    return Kernel(axpy, axpby, scalar)
+
+
+def _ptr(a: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(a.ctypes.data)
+
+
+def _rounds_once(call: Callable[..., None], dtype: np.dtype, scalar: type) -> bool:
+    """Whether ``call(n, α, x, y)`` (y ← α·x + y) gives the correctly rounded α·x + y on 131
+    elements, where NumPy's two roundings differ from it in about one in five. y is in [1, 2)
+    and |α·x| in [1/4, 1): the exact result has at most 51 significant bits, so float64 holds it
+    exactly for float32 (and for float64 it is worked out in fractions)."""
+    rng = np.random.default_rng(1)
+    y = rng.uniform(1.0, 2.0, 131).astype(dtype)
+    alpha = dtype.type(-0.3)
+    x = (rng.uniform(0.25 / 0.3, 1.0 / 0.3, 131) * rng.choice([-1.0, 1.0], 131)).astype(dtype)
+    if dtype == np.float32:
+        want = (y.astype(np.float64) + np.float64(alpha) * x.astype(np.float64)).astype(dtype)
+    else:
+        want = np.array([float(Fraction(float(b)) + Fraction(float(alpha)) * Fraction(float(a)))
+                         for a, b in zip(x.tolist(), y.tolist(), strict=True)])
+    got = y.copy()
+    call(ctypes.c_int64(len(got)), scalar(float(alpha)), _ptr(x), _ptr(got))
+    return bool(np.array_equal(got, want))
+
+
+class AxpyPlan:
+    """``y += α·x`` for two fixed arrays: ``plan(alpha)``, as BLAS calls prepared once (sizes and
+    pointers as ctypes objects). One ``axpy`` call, but for more than 10,000 elements below
+    1 MiB while OpenBLAS has more than one thread: then one ``axpby`` call, or calls of at most
+    10,000 elements, which OpenBLAS runs on the calling thread (a threaded axpy made the book's
+    step 2.06x as long at 2 threads, ``ab.py``, 2026-12-03). The plan holds both arrays, so its
+    pointers stay valid."""
+
+    __slots__ = ("y", "x", "kernel", "whole", "split", "chunks")
+
+    def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
+        self.y, self.x, self.kernel = y, x, kernel
+        n, size = y.size, y.itemsize
+        xp, yp = x.ctypes.data, y.ctypes.data
+        self.whole = (ctypes.c_int64(n), ctypes.c_void_p(xp), ctypes.c_void_p(yp))
+        self.split = n > _SERIAL and y.nbytes < _THREADED  # where a threaded axpy loses
+        self.chunks = () if not self.split or kernel.axpby is not None else tuple(
+            (ctypes.c_int64(min(_SERIAL, n - i)), ctypes.c_void_p(xp + i * size),
+             ctypes.c_void_p(yp + i * size)) for i in range(0, n, _SERIAL))
+
+    def __call__(self, alpha: float) -> None:
+        axpy, axpby, scalar = self.kernel
+        a = scalar(alpha)
+        n, xp, yp = self.whole
+        if not self.split or threads() == 1:
+            axpy(n, a, xp, _ONE, yp, _ONE)
+        elif axpby is not None:  # (never threaded)
+            axpby(n, a, xp, _ONE, _BETA[scalar], yp, _ONE)
+        else:
+            for n, xp, yp in self.chunks:
+                axpy(n, a, xp, _ONE, yp, _ONE)
+
+
+_BETA = {ctypes.c_float: ctypes.c_float(1.0), ctypes.c_double: ctypes.c_double(1.0)}
+
+
+@functools.cache
+def _threads_getter() -> Callable[[], int] | None:
+    """scipy-openblas's ``openblas_get_num_threads`` (~0.2 µs a call), or None."""
+    try:
+        fn = ctypes.CDLL(_library()).scipy_openblas_get_num_threads64_
+    except (AttributeError, OSError, TypeError):
+        return None
+    fn.restype, fn.argtypes = ctypes.c_int, ()
+    return fn
+
+
+def threads() -> int:
+    """How many threads OpenBLAS runs a big call on now (threadpoolctl can change it at any
+    time); 0 where that can't be asked."""
+    getter = _threads_getter()
+    return 0 if getter is None else getter()
+
+
+def plan(y: np.ndarray, x: np.ndarray) -> AxpyPlan | None:
+    """The ``AxpyPlan`` of ``y += α·x``, or None where one BLAS pass can't do it: both must be
+    C-contiguous arrays of one shape and of float32 or float64 (native byte order), y writeable,
+    no memory shared (the BLAS reads x while it writes y), and NumPy's BLAS must have an axpy."""
+    dt = y.dtype
+    kernel = _bound[dt]
+    if (kernel is None or x.dtype != dt or x.shape != y.shape or not y.flags.writeable
+            or not (y.flags.c_contiguous and x.flags.c_contiguous)
+            or np.may_share_memory(x, y)):
+        return None
+    return AxpyPlan(y, x, kernel)
 
 
 def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
-    """``y += alpha·x`` in place in one BLAS call, if it can be: both C-contiguous arrays of one
-    shape and of float32 or float64, y writeable, no memory shared (the BLAS reads x while it
-    writes y). Returns False, having done nothing, otherwise, and where there is no BLAS axpy."""
-    dt = y.dtype
-    fn = _bound[dt]
-    if (fn is None or x.dtype != dt or x.shape != y.shape or not y.flags.writeable
-            or not (y.flags.c_contiguous and x.flags.c_contiguous)
-            or np.may_share_memory(x, y)):
+    """``y += alpha·x`` in place, one rounding per element, if ``plan(y, x)`` can do it. Returns
+    False, having done nothing, otherwise."""
+    p = plan(y, x)
+    if p is None:
         return False
-    fn(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+    p(alpha)
     return True

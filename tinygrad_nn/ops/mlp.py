@@ -30,7 +30,7 @@ the two nodes: 0.935x the step's time in float32, 0.947x in float64, 2026-12-02)
 ``SoftmaxCrossEntropy.backward_root`` that of the wide step.
 When SGD has moved the parameters into one flat array (``optim/flat.py``), ``backward_into``
 writes the gradients into the views of its flat gradient (``ndarray.dot`` with an output), so
-SGD's update is two NumPy calls; the conditions are checked every pass (the parameters are the
+SGD's update is one BLAS call; the conditions are checked every pass (the parameters are the
 group's, in order, all need a gradient and have none yet; no view of the last flat gradient is
 held anywhere, else a new one is made).
 """

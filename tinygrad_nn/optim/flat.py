@@ -1,13 +1,15 @@
-"""``FlatParams``: a parameter group's arrays moved into one flat array, for SGD's two-call update.
+"""``FlatParams``: a parameter group's arrays moved into one flat array, for SGD's one-call update.
 
 At the book's batch of 10 an SGD step is mostly per-call overhead: ``p −= lr·g`` for the four
-parameters of [784, 30, 10] is eight NumPy calls. With the parameters' arrays as views of one
-flat array ``data`` and their gradients as views of one flat ``grad`` (same layout) it is two:
-``scratch = grad·lr``, ``data −= scratch``, the same two roundings as ``p −= g·lr``, so the same
-bits. PyTorch's ``foreach``/``fused`` SGD, FSDP's flat parameters and DDP's
-``gradient_as_bucket_view`` rest on the same idea. Where a gradient is not its view of ``grad``
-(the engine's backward made it, the user assigned it), each g·lr goes into its view of
-``scratch`` first: five calls for the book's network.
+parameters of [784, 30, 10] is four BLAS calls, or eight NumPy calls. With the parameters'
+arrays as views of one flat array ``data`` and their gradients as views of one flat ``grad``
+(same layout) it is one: ``data += (−lr)·grad``, a BLAS axpy (``engine/blas.py``), rounded once
+per element as every SGD update is (torch.optim.SGD's bits). PyTorch's ``foreach``/``fused`` SGD,
+FSDP's flat parameters and DDP's ``gradient_as_bucket_view`` rest on the same idea. Where a
+gradient is not its view of ``grad`` (the engine's backward made it, the user assigned it), each
+is copied into its view of ``scratch`` first (exactly), and the update is ``data += (−lr)·scratch``.
+Where NumPy's BLAS has no axpy, the same in two NumPy passes: ``scratch = grad·lr``,
+``data −= scratch``, the same two roundings as ``p −= g·lr``.
 
 Nothing of this is visible to the user, or it is not done:
 
@@ -34,7 +36,7 @@ import sys
 
 import numpy as np
 
-from ..engine import refs
+from ..engine import blas, refs
 
 _ALIGN = 64  # bytes: every view starts on a cache line
 
@@ -59,11 +61,14 @@ def _flat(n: int, dt: np.dtype, owner: FlatParams) -> tuple[np.ndarray, int]:
 class FlatParams:
     """One group's parameters in flat arrays of one dtype, each with parameter i's view at the
     same offset: ``data`` (the parameters' values: ``views``), ``grad`` (their gradients:
-    ``grad_views``, written by the fused MLP's ``backward_into``) and ``scratch`` (SGD's lr·g:
-    ``scratch_views``). The padding between views is zeros in each and stays so."""
+    ``grad_views``, written by the fused MLP's ``backward_into``) and ``scratch`` (SGD's copy of
+    gradients that are not views of ``grad``, or its lr·g where there is no BLAS axpy:
+    ``scratch_views``). The padding between views is zeros in each and stays so.
+    ``grad_update(α)`` and ``scratch_update(α)`` are ``data += α·grad`` and ``data += α·scratch``
+    as one BLAS pass (``engine.blas.AxpyPlan``), or None where NumPy's BLAS has no axpy."""
 
     __slots__ = ("data", "grad", "scratch", "views", "grad_views", "scratch_views", "n", "dtype",
-                 "_layout")
+                 "_layout", "grad_update", "scratch_update")
 
     def __init__(self, arrays: list[np.ndarray]) -> None:
         dt = arrays[0].dtype
@@ -78,8 +83,11 @@ class FlatParams:
         self.data, self.views = self._arrays()
         self.scratch, self.scratch_views = self._arrays()
         self.grad, self.grad_views = self._arrays()
+        self.grad_update = blas.plan(self.data, self.grad)
         for v, a in zip(self.views, arrays, strict=True):
             v[...] = a
+        self.scratch_update = blas.plan(self.data, self.scratch)  # data += α·scratch (or None)
+        self.grad_update = blas.plan(self.data, self.grad)  # data += α·grad (or None)
 
     def _arrays(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """A new flat array of zeros and its views, in this layout."""
@@ -93,6 +101,7 @@ class FlatParams:
         """A new flat gradient (``grad``, ``grad_views``): for a backward pass while the last
         one's gradients are still held somewhere (their arrays must not change)."""
         self.grad, self.grad_views = self._arrays()
+        self.grad_update = blas.plan(self.data, self.grad)
 
 
 def rehome(params: list, limit: int) -> FlatParams | None:

@@ -12,10 +12,10 @@ For each parameter p with gradient g (PyTorch's algorithm, step t):
     p ← p − η g                             (η: lr)
 
 Without momentum and weight decay this is the book's ``w → w − η ∇C`` (η negated under
-maximize): ``step``'s own loop, two NumPy calls per parameter (the product η g, then an
-in-place subtraction), or from 1 MiB on one BLAS axpy, or for a group of small parameters moved
-into one flat array (``optim/flat.py``) one product and one subtraction for all; ``_update`` runs
-the general algorithm.
+maximize): ``step``'s own loop, one BLAS axpy per parameter (``engine/blas.py``: p += (−η)·g in
+one pass, rounded once, as torch.optim.SGD), or for a group of small parameters moved into one
+flat array (``optim/flat.py``) one axpy for all; where NumPy's BLAS has no axpy, two NumPy calls
+(the product η g, then an in-place subtraction). ``_update`` runs the general algorithm.
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ from .flat import rehome
 from .optimizer import Optimizer
 
 _ARRAY = np.ndarray
-multiply, subtract = np.multiply, np.subtract
+copyto, multiply, subtract = np.copyto, np.multiply, np.subtract
 # bytes: from here the product lr·g goes to a reused buffer (see SGD.step). glibc's malloc
 # maps blocks from 128 KiB on (its default M_MMAP_THRESHOLD) apart and returns them when freed.
 _BIG = 128 * 1024
-# bytes: from here the update is one BLAS axpy (engine/blas.py). Below it the two passes are as
-# fast, or the axpy loses: OpenBLAS runs it on its threads from 10,000 elements on, and when
-# nothing else in the step has woken them (the book's float64 step: 188 KB) that costs ~15 µs.
-_AXPY = 1024 * 1024
+# bytes: a group smaller than this in all is moved into one flat array (optim/flat.py); a
+# bigger one is updated parameter by parameter (its arrays are big: a call each costs little).
+_FLAT = 1024 * 1024
 
 
 class SGD(Optimizer):
@@ -84,28 +83,28 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
 
         Without momentum and weight decay (the book's update ``p −= lr · g``) this is the loop
-        below, in place, with one version-clock tick for the step. lr multiplies as a 0-d array
-        of the parameter's dtype (a Python float costs a scalar conversion per call); the
-        product rounds as with the float (NumPy casts a weak float to the array's dtype).
+        below, in place, with one version-clock tick for the step. Each update is p += (−lr)·g
+        as one BLAS axpy (``engine.blas``): one pass over memory (half the time of NumPy's two
+        for a 512×784 float32 weight) and one rounding where NumPy's passes round twice:
+        torch.optim.SGD's very bits, at every size.
 
         A group of small parameters (under 1 MiB in all, one dtype) is moved after its first
         step into one flat array (``optim/flat.py``, only when no one else can see the old
-        arrays): then each g·lr goes into its view of a flat scratch array and one subtraction
-        updates them all, and when the gradients are views of the flat gradient (the fused
-        MLP's backward writes them so) g·lr is one call too: two NumPy calls for the book's
-        four parameters instead of eight, the same bits (the book's step: 0.965x its time in
-        float32 and 0.970x in float64 with five calls, ~0.983x more with two;
-        ``benchmarks/ab.py``, 2026-12-03).
-        Otherwise, parameter by parameter: from 1 MiB on, the update is one BLAS ``axpy`` call,
-        p += (−lr)·g in a single pass over memory (``engine.blas``: half the time of the two
-        passes for a 512×784 float32 weight, and one rounding where NumPy's passes round twice:
-        torch.optim.SGD's very bits). From 128 KiB on, and where NumPy's BLAS offers no axpy,
-        the product goes into ``_scratch(g)``, a buffer of g's shape that the optimizer reuses,
-        not into a fresh array: glibc's malloc can hand a large block freed every step back to
-        the kernel (depending on what else the heap holds), and touching it again the next
-        step costs a page fault per 4 KB. The book's float64 network took 60 faults per step
-        that way (its first weight is 188 KB), about a fifth of its step. (The loops are
-        written out here rather than in helpers: a Python call less per step.)
+        arrays): when the gradients are views of the flat gradient (the fused MLP's backward
+        writes them so) the whole update is one call, else each gradient is copied into its
+        view of a flat scratch array first. For the book's four parameters that is one call
+        instead of four (the book's step: 0.971x its time at one BLAS thread, 0.975x at two,
+        against the two NumPy calls it replaced; ``benchmarks/ab.py``, 2026-12-03).
+
+        Where NumPy's BLAS has no axpy (or the arrays don't suit it: not C-contiguous, memory
+        shared, float16), p −= g·lr in two NumPy passes: lr multiplies as a 0-d array of the
+        parameter's dtype (a Python float costs a scalar conversion per call), and the product
+        rounds as with the float. From 128 KiB on the product goes into ``_scratch(g)``, a
+        buffer of g's shape that the optimizer reuses, not into a fresh array: glibc's malloc
+        can hand a large block freed every step back to the kernel (depending on what else the
+        heap holds), and touching it again the next step costs a page fault per 4 KB (the
+        book's float64 network took 60 faults per step that way, about a fifth of its step).
+        (The loops are written out here rather than in helpers: a Python call less per step.)
         """
         loss = self._closure(closure)
         flats = self.__dict__.get("_flats")
@@ -127,10 +126,15 @@ class SGD(Optimizer):
                     if g is not q and (type(g) is _ARRAY or g is None or g.data is not q):
                         whole = False
                 else:
-                    c = scalars[fp.dtype][lr]
-                    if whole:  # two NumPy calls for the whole group
-                        multiply(fp.grad, c, fp.scratch)
-                    else:
+                    if whole:  # every gradient is its view of fp.grad: one call for the group
+                        update = fp.grad_update
+                        if update is not None:
+                            update(-lr)
+                        else:
+                            multiply(fp.grad, scalars[fp.dtype][lr], fp.scratch)
+                    else:  # each gradient into its view of fp.scratch (exactly, or g·lr)
+                        update = fp.scratch_update
+                        c = scalars[fp.dtype][lr]
                         for p, s in zip(params, fp.scratch_views):  # noqa: B905 (as above)
                             g = p._grad
                             if type(g) is not _ARRAY:
@@ -138,8 +142,14 @@ class SGD(Optimizer):
                                     s.fill(0)
                                     continue
                                 g = g.data
-                            multiply(g, c, s)
-                    subtract(fp.data, fp.scratch, fp.data)
+                            if update is not None:
+                                copyto(s, g)
+                            else:
+                                multiply(g, c, s)
+                        if update is not None:
+                            update(-lr)
+                    if update is None:
+                        subtract(fp.data, fp.scratch, fp.data)
                     for p in params:
                         if p._grad is not None:
                             vc = p._vc
@@ -157,12 +167,13 @@ class SGD(Optimizer):
                 if d.dtype is not dt:
                     dt = d.dtype
                     c = scalars[dt][lr]
-                if g.nbytes < _BIG:
-                    d -= g * c
-                elif g.nbytes < _AXPY or not axpy(d, g, -lr):  # axpy: p += (−lr)·g, one pass
-                    prod = self._scratch(g)
-                    np.multiply(g, c, prod)
-                    d -= prod
+                if not axpy(d, g, -lr):  # p += (−lr)·g: one pass, one rounding (engine.blas)
+                    if g.nbytes < _BIG:
+                        d -= g * c
+                    else:
+                        prod = self._scratch(g)
+                        np.multiply(g, c, prod)
+                        d -= prod
                 vc = p._vc
                 vc[0] += 1
                 vc[1] = stamp
@@ -185,7 +196,7 @@ class SGD(Optimizer):
             return
         flats = self.__dict__.setdefault("_flats", {})
         flats.pop(id(group), None)
-        new = rehome(group["params"], _AXPY)
+        new = rehome(group["params"], _FLAT)
         if new is None:
             t[1] = t[0] = min(2 * t[1], 1024)
         else:
