@@ -389,10 +389,12 @@ def test_sgd_update_is_rounded_once_as_torch(dtype, shape):
 @pytest.mark.parametrize("size", [0, 5, 10_000, 10_001, 25_000, 262_144])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("axpby", [True, False])
-def test_axpy_plan_rounds_once_on_every_path(monkeypatch, dtype, size, threads, axpby):
-    """``AxpyPlan``: one axpy call (one thread, or 1 MiB and more, or 10,000 elements or fewer),
-    else one axpby call, or calls of at most 10,000 elements where there is no axpby: every
-    path gives the correctly rounded y + α·x, and the planned calls cover y exactly once."""
+@pytest.mark.parametrize("via", ["plan", "axpy"])
+def test_blas_update_rounds_once_on_every_path(monkeypatch, dtype, size, threads, axpby, via):
+    """``AxpyPlan`` (SGD's flat update) and ``axpy`` (its parameter-by-parameter one): one axpy
+    call (one thread, or 1 MiB and more, or 10,000 elements or fewer), else one axpby call, or
+    where there is no axpby calls of at most 10,000 elements: every path gives the correctly
+    rounded y + α·x, with the calls expected."""
     kernel = blas.axpy_for(np.dtype(dtype))
     if kernel is None:
         pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
@@ -410,6 +412,7 @@ def test_axpy_plan_rounds_once_on_every_path(monkeypatch, dtype, size, threads, 
 
     kernel = kernel._replace(axpy=counted("axpy", kernel.axpy),
                              axpby=kernel.axpby and counted("axpby", kernel.axpby))
+    monkeypatch.setattr(blas, "_bound", Memo(lambda dt: kernel if dt == dtype else None))
     monkeypatch.setattr(blas, "threads", lambda: threads)
     rng = np.random.default_rng(size)
     y0 = rng.uniform(1.0, 2.0, size).astype(dtype)  # (the magnitudes of blas._rounds_once)
@@ -417,20 +420,41 @@ def test_axpy_plan_rounds_once_on_every_path(monkeypatch, dtype, size, threads, 
     if dtype == np.float64:
         y0, x = y0[:30_000], x[:30_000]  # (Fraction: ~5 µs an element)
     y = y0.copy()
-    plan = blas.AxpyPlan(y, x, kernel)
-    split = y.size > 10_000 and y.nbytes < 1 << 20
-    assert plan.split == split
-    assert len(plan.chunks) == (-(-y.size // 10_000) if split and not axpby else 0)
-    assert sum(n.value for n, _, _ in plan.chunks) in (0, y.size)
-    plan(-0.3)
-    if not split or threads == 1:
+    if via == "plan":
+        plan = blas.plan(y, x)
+        plan(-0.3)
+    else:
+        assert blas.axpy(y, x, -0.3)
+    if y.size == 0:
+        assert calls == {"axpy": int(via == "plan"), "axpby": 0}
+    elif y.size <= 10_000 or y.nbytes >= 1 << 20 or threads == 1:
         assert calls == {"axpy": 1, "axpby": 0}
     else:
         assert calls == ({"axpy": 0, "axpby": 1} if axpby else
-                         {"axpy": len(plan.chunks), "axpby": 0})
+                         {"axpy": -(-y.size // 10_000), "axpby": 0})
     np.testing.assert_array_equal(y, rounded_once(y0, x, 0.3))
     if y.size > 100:
         assert np.any(y != two_passes(y0, x, 0.3))  # the test can tell them apart
+
+
+def test_blas_axpy_of_a_read_only_x_and_of_views():
+    """A read-only x exports no writable buffer (its pointer is read another way); a view that
+    overlaps y is refused, one that doesn't is taken."""
+    if blas.axpy_for(np.dtype(np.float64)) is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal(40)
+    x.flags.writeable = False
+    y0 = rng.standard_normal(40)
+    y = y0.copy()
+    assert blas.axpy(y, x, -0.25)
+    np.testing.assert_array_equal(y, rounded_once(y0, x, 0.25))
+    both = rng.standard_normal(100)
+    before = both.copy()
+    assert not blas.axpy(both[:50], both[25:75], 1.0)  # overlapping views: refused
+    np.testing.assert_array_equal(both, before)
+    assert blas.axpy(both[:50], both[50:], 1.0)  # disjoint views of one array: fine
+    np.testing.assert_array_equal(both[:50], rounded_once(before[:50], before[50:], -1.0))
 
 
 def test_blas_kernels_are_checked_for_one_rounding():

@@ -37,7 +37,7 @@ import glob
 import os
 from collections.abc import Callable
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -151,39 +151,44 @@ def _rounds_once(call: Callable[..., None], dtype: np.dtype, scalar: type) -> bo
 
 
 class AxpyPlan:
-    """``y += α·x`` for two fixed arrays: ``plan(alpha)``, as BLAS calls prepared once (sizes and
-    pointers as ctypes objects). One ``axpy`` call, but for more than 10,000 elements below
-    1 MiB while OpenBLAS has more than one thread: then one ``axpby`` call, or calls of at most
-    10,000 elements, which OpenBLAS runs on the calling thread (a threaded axpy made the book's
-    step 2.06x as long at 2 threads, ``ab.py``, 2026-12-03). The plan holds both arrays, so its
-    pointers stay valid."""
+    """``y += α·x`` for two fixed arrays: ``plan(alpha)``, with the size and pointers made into
+    ctypes objects once (SGD's flat update, ``optim/flat.py``). One ``axpy`` call, but see
+    ``_unthreaded``. The plan holds both arrays, so its pointers stay valid."""
 
-    __slots__ = ("y", "x", "kernel", "whole", "split", "chunks")
+    __slots__ = ("y", "x", "kernel", "whole", "split")
 
     def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
         self.y, self.x, self.kernel = y, x, kernel
-        n, size = y.size, y.itemsize
-        xp, yp = x.ctypes.data, y.ctypes.data
-        self.whole = (ctypes.c_int64(n), ctypes.c_void_p(xp), ctypes.c_void_p(yp))
-        self.split = n > _SERIAL and y.nbytes < _THREADED  # where a threaded axpy loses
-        self.chunks = () if not self.split or kernel.axpby is not None else tuple(
-            (ctypes.c_int64(min(_SERIAL, n - i)), ctypes.c_void_p(xp + i * size),
-             ctypes.c_void_p(yp + i * size)) for i in range(0, n, _SERIAL))
+        self.whole = (_c_int64(y.size), _c_void_p(x.ctypes.data), _c_void_p(y.ctypes.data))
+        self.split = y.size > _SERIAL and y.nbytes < _THREADED  # where a threaded axpy loses
 
     def __call__(self, alpha: float) -> None:
-        axpy, axpby, scalar = self.kernel
-        a = scalar(alpha)
-        n, xp, yp = self.whole
+        kernel = self.kernel
+        a = kernel.scalar(alpha)
         if not self.split or threads() == 1:
-            axpy(n, a, xp, _ONE, yp, _ONE)
-        elif axpby is not None:  # (never threaded)
-            axpby(n, a, xp, _ONE, _BETA[scalar], yp, _ONE)
+            n, xp, yp = self.whole
+            kernel.axpy(n, a, xp, _ONE, yp, _ONE)
         else:
-            for n, xp, yp in self.chunks:
-                axpy(n, a, xp, _ONE, yp, _ONE)
+            _unthreaded(kernel, a, self.whole, self.y.itemsize)
+
+
+def _unthreaded(kernel: Kernel, a: Any, whole: tuple, itemsize: int) -> None:
+    """y += α·x below 1 MiB, with more than 10,000 elements, while OpenBLAS has more than one
+    thread: one ``axpby`` call (which OpenBLAS never threads), or where there is none calls of at
+    most 10,000 elements (which it runs on the calling thread). Waking its threads costs more
+    than the work here: one threaded axpy call made the book's step 2.06x as long at 2 threads
+    (``benchmarks/ab.py``, 2026-12-03). ``whole``: (n, x, y) as ctypes objects."""
+    n, xp, yp = whole
+    if kernel.axpby is not None:
+        kernel.axpby(n, a, xp, _ONE, _BETA[kernel.scalar], yp, _ONE)
+        return
+    for i in range(0, n.value, _SERIAL):
+        kernel.axpy(_c_int64(min(_SERIAL, n.value - i)), a, _c_void_p(xp.value + i * itemsize),
+                    _ONE, _c_void_p(yp.value + i * itemsize), _ONE)
 
 
 _BETA = {ctypes.c_float: ctypes.c_float(1.0), ctypes.c_double: ctypes.c_double(1.0)}
+_c_int64, _c_void_p, _c_char, _byref = ctypes.c_int64, ctypes.c_void_p, ctypes.c_char, ctypes.byref
 
 
 @functools.cache
@@ -204,24 +209,47 @@ def threads() -> int:
     return 0 if getter is None else getter()
 
 
-def plan(y: np.ndarray, x: np.ndarray) -> AxpyPlan | None:
-    """The ``AxpyPlan`` of ``y += α·x``, or None where one BLAS pass can't do it: both must be
-    C-contiguous arrays of one shape and of float32 or float64 (native byte order), y writeable,
-    no memory shared (the BLAS reads x while it writes y), and NumPy's BLAS must have an axpy."""
-    dt = y.dtype
-    kernel = _bound[dt]
-    if (kernel is None or x.dtype != dt or x.shape != y.shape or not y.flags.writeable
+def _kernel_for(y: np.ndarray, x: np.ndarray) -> Kernel | None:
+    """The kernel for ``y += α·x``, or None where one BLAS pass can't do it: both C-contiguous
+    arrays of one shape and of float32 or float64 (native byte order), y writeable, no memory
+    shared (the BLAS reads x while it writes y: two arrays that own their memory never share
+    it, the cheap case), and NumPy's BLAS has an axpy."""
+    kernel = _bound[y.dtype]
+    if (kernel is None or x.dtype != y.dtype or x.shape != y.shape or not y.flags.writeable
             or not (y.flags.c_contiguous and x.flags.c_contiguous)
-            or np.may_share_memory(x, y)):
+            or ((x.base is not None or y.base is not None or x is y)
+                and np.may_share_memory(x, y))):
         return None
-    return AxpyPlan(y, x, kernel)
+    return kernel
+
+
+def plan(y: np.ndarray, x: np.ndarray) -> AxpyPlan | None:
+    """The ``AxpyPlan`` of ``y += α·x`` for repeated use, or None (see ``_kernel_for``)."""
+    kernel = _kernel_for(y, x)
+    return None if kernel is None else AxpyPlan(y, x, kernel)
 
 
 def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
-    """``y += alpha·x`` in place, one rounding per element, if ``plan(y, x)`` can do it. Returns
-    False, having done nothing, otherwise."""
-    p = plan(y, x)
-    if p is None:
+    """``y += alpha·x`` in place, one rounding per element, if one BLAS pass can do it (see
+    ``_kernel_for``). Returns False, having done nothing, otherwise. For one use (SGD's
+    parameter-by-parameter update): the pointers are ``byref(c_char.from_buffer(a))`` (~0.5 µs;
+    ``.ctypes.data`` costs ~1.2 µs), and the call costs ~1.5 µs more than NumPy's two passes
+    on a tiny array (where each is a few hundred ns of arithmetic)."""
+    kernel = _kernel_for(y, x)
+    if kernel is None:
         return False
-    p(alpha)
+    n = y.size
+    if n == 0:
+        return True
+    try:
+        xp = _byref(_c_char.from_buffer(x))
+    except TypeError:  # a read-only x exports no writable buffer
+        xp = _c_void_p(x.ctypes.data)
+    yp = _byref(_c_char.from_buffer(y))
+    a = kernel.scalar(alpha)
+    if n <= _SERIAL or y.nbytes >= _THREADED or threads() == 1:
+        kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
+    else:
+        _unthreaded(kernel, a, (_c_int64(n), _c_void_p(x.ctypes.data), _c_void_p(y.ctypes.data)),
+                    y.itemsize)
     return True
