@@ -23,7 +23,7 @@ def rounded_once(p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
     """p − c·g correctly rounded to p's dtype (c: lr in that dtype). float32: c·g is exact in
     float64 and the float64 difference r is the exact value rounded once, so rounding r to
     float32 is right unless r is a float32 midpoint (where the exact value may lie on either
-    side: those few are done in fractions). float64: in fractions (~5 µs an element)."""
+    side: those few are done in fractions). float64: ``_rounded_once_f64``."""
     c, shape = p.dtype.type(lr), p.shape
     if p.dtype == np.float32:
         p, g = p.ravel(), g.ravel()
@@ -39,9 +39,41 @@ def rounded_once(p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
             even = below if int(below.view(np.int32)) % 2 == 0 else above
             out[i] = below if d_below < d_above else above if d_above < d_below else even
         return out.reshape(shape)
-    exact = [float(Fraction(a) - Fraction(float(c)) * Fraction(b))  # (correctly rounded)
-             for a, b in zip(p.ravel().tolist(), g.ravel().tolist(), strict=True)]
-    return np.array(exact, dtype=p.dtype).reshape(shape)
+    return _rounded_once_f64(p.ravel(), g.ravel(), float(c)).reshape(shape)
+
+
+def _exact(p: float, c: float, g: float) -> float:
+    return float(Fraction(p) - Fraction(c) * Fraction(g))  # (float() rounds correctly)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Veltkamp's split: a = hi + lo exactly, each with at most 26 significant bits."""
+    t = 134217729.0 * a  # 2**27 + 1
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def _rounded_once_f64(p: np.ndarray, g: np.ndarray, c: float) -> np.ndarray:
+    """p − c·g correctly rounded, float64, vectorized: c·g = prod + err exactly (Dekker's
+    product), p − prod = s + e exactly (Knuth's two-sum), so the exact value is s + (e − err),
+    and r = s + (e − err) in floats is its nearest float64 unless s + (e − err) lies within
+    the rounding error of e − err of a midpoint: those few are done in fractions. (For the
+    magnitudes of these tests: no overflow or underflow in the splits.)"""
+    prod = c * g
+    ch, cl = _split(np.full_like(g, c))
+    gh, gl = _split(g)
+    err = ((ch * gh - prod) + ch * gl + cl * gh) + cl * gl
+    s = p - prod
+    bb = s - p
+    e = (p - (s - bb)) + (-prod - bb)
+    t = e - err
+    r = s + t
+    tail = (s - r) + t  # (s − r is exact: r is s or a neighbour) the exact value minus r, ~
+    half = np.spacing(np.abs(r)) / 2
+    near = np.abs(np.abs(tail) - half) <= 8 * np.spacing(np.abs(t)) + np.spacing(half)
+    for i in np.flatnonzero(near | ~np.isfinite(r)):
+        r[i] = _exact(float(p[i]), c, float(g[i]))
+    return r
 
 
 def sgd_update(p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:

@@ -210,17 +210,10 @@ def test_autograd_grad_leaves_dot_grad_untouched():
 
 # -- 2. optim.SGD plain update ------------------------------------------------------------------
 def _assert_update(actual, before, g, lr):
-    """SGD's plain update of ``before`` by g: where NumPy's BLAS has an axpy, p − lr·g rounded
-    once (float64: for up to 140,000 elements; beyond, within ulp/2 of it, bounded through the
-    two passes' value), else NumPy's two passes (``sgd_oracle``)."""
+    """SGD's plain update of ``before`` by g, to the bit: where NumPy's BLAS has an axpy, p − lr·g
+    rounded once, else NumPy's two passes (``sgd_oracle``)."""
     assert actual.dtype == before.dtype
-    if blas.axpy_for(before.dtype) is None or actual.dtype == np.float32 or actual.size <= 140_000:
-        np.testing.assert_array_equal(actual, sgd_update(before, g, lr))
-    else:  # (Fraction takes ~5 µs an element; test_sgd_update_is_rounded_once_as_torch)
-        two = two_passes(before, g, lr)
-        prod = before.dtype.type(lr) * g  # each result is within ulp/2 of r = p − c·g, and
-        bound = 2 * (np.spacing(np.abs(two)) + np.spacing(np.abs(prod)))  # two of r + ulp(c·g)/2
-        assert np.all(np.abs(actual - two) <= bound)
+    np.testing.assert_array_equal(actual, sgd_update(before, g, lr))
 
 
 def _param(rng, shape, dtype):
@@ -415,10 +408,8 @@ def test_blas_update_rounds_once_on_every_path(monkeypatch, dtype, size, threads
     monkeypatch.setattr(blas, "_bound", Memo(lambda dt: kernel if dt == dtype else None))
     monkeypatch.setattr(blas, "threads", lambda: threads)
     rng = np.random.default_rng(size)
-    y0 = rng.uniform(1.0, 2.0, size).astype(dtype)  # (the magnitudes of blas._rounds_once)
-    x = (rng.uniform(0.8, 3.3, size) * rng.choice([-1.0, 1.0], size)).astype(dtype)
-    if dtype == np.float64:
-        y0, x = y0[:30_000], x[:30_000]  # (Fraction: ~5 µs an element)
+    y0 = rng.standard_normal(size).astype(dtype)
+    x = rng.standard_normal(size).astype(dtype)
     y = y0.copy()
     if via == "plan":
         plan = blas.plan(y, x)
@@ -1393,3 +1384,29 @@ def test_mse_loss_over_mlp_one_call_matches_the_engine_for_any_batch_shape(batch
     assert not runs  # the one call served MSELoss too, whatever the batch's shape
     for got, want in zip(ours, grads(True), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_sgd_oracle_rounds_once_correctly():
+    """The tests' oracle of one rounding (``sgd_oracle.rounded_once``) against exact fractions, on
+    plain values, on values where p − c·g nearly cancels, and on ties of float64-then-float32."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(16)
+    n = 4000
+    p = rng.standard_normal(n)
+    g = np.concatenate([rng.standard_normal(n // 2) * rng.choice([1e-3, 1.0, 30.0], n // 2),
+                        p[n // 2:] / 0.137 * (1 + rng.standard_normal(n // 2)
+                                              * rng.choice([1e-15, 1e-10, 1e-5], n // 2))])
+    want = [float(Fraction(a) - Fraction(0.137) * Fraction(b))
+            for a, b in zip(p.tolist(), g.tolist(), strict=True)]
+    np.testing.assert_array_equal(rounded_once(p, g, 0.137), want)
+    p32, g32 = p.astype(np.float32), g.astype(np.float32)
+    c32 = float(np.float32(0.137))
+    exact = [Fraction(float(a)) - Fraction(c32) * Fraction(float(b))
+             for a, b in zip(p32.tolist(), g32.tolist(), strict=True)]
+    got = rounded_once(p32, g32, 0.137)
+    for e, r in zip(exact, got.tolist(), strict=True):  # r is a nearest float32 to e
+        lo = np.nextafter(np.float32(r), np.float32(-np.inf))
+        hi = np.nextafter(np.float32(r), np.float32(np.inf))
+        d = abs(Fraction(r) - e)
+        assert d <= abs(Fraction(float(lo)) - e) and d <= abs(Fraction(float(hi)) - e)
