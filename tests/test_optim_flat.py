@@ -29,6 +29,14 @@ def _book(dtype=np.float32, seed=0):
     return model.double() if dtype == np.float64 else model
 
 
+def _book_training(dtype, seed):
+    """A random generator, the book's model, its parameters, SGD(lr=3) and the quadratic cost."""
+    model = _book(dtype)
+    params = list(model.parameters())
+    return (np.random.default_rng(seed), model, params, optim.SGD(params, lr=3.0),
+            nn.QuadraticCost())
+
+
 def _batch(rng, dtype, n=10):
     x = rng.random((n, 784)).astype(dtype)
     y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
@@ -57,11 +65,7 @@ def _step_and_check(opt, params, lr):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_book_step_moves_params_into_one_aligned_flat_array_and_keeps_the_bits(dtype):
-    rng = np.random.default_rng(0)
-    model = _book(dtype)
-    params = list(model.parameters())
-    opt = optim.SGD(params, lr=3.0)
-    loss_fn = nn.QuadraticCost()
+    rng, model, params, opt, loss_fn = _book_training(dtype, 0)
     for step in range(4):
         x, y = _batch(rng, dtype)
         opt.zero_grad()
@@ -416,11 +420,7 @@ def test_flat_update_without_a_blas_axpy_is_numpys_two_passes(monkeypatch, dtype
     from tinygrad_nn.engine.constants import Memo
 
     monkeypatch.setattr(blas, "_bound", Memo(lambda dt: None))
-    rng = np.random.default_rng(12)
-    model = _book(dtype)
-    params = list(model.parameters())
-    opt = optim.SGD(params, lr=3.0)
-    loss_fn = nn.QuadraticCost()
+    rng, model, params, opt, loss_fn = _book_training(dtype, 12)
     for step in range(4):
         opt.zero_grad()
         if step < 3:
