@@ -83,7 +83,6 @@ class FlatParams:
         self.data, self.views = self._arrays()
         self.scratch, self.scratch_views = self._arrays()
         self.grad, self.grad_views = self._arrays()
-        self.grad_update = blas.plan(self.data, self.grad)
         for v, a in zip(self.views, arrays, strict=True):
             v[...] = a
         self.scratch_update = blas.plan(self.data, self.scratch)  # data += α·scratch (or None)
