@@ -36,7 +36,6 @@ import functools
 import glob
 import os
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -143,6 +142,8 @@ def _rounds_once(call: Callable[..., None], dtype: np.dtype, scalar: type) -> bo
     if dtype == np.float32:
         want = (y.astype(np.float64) + np.float64(alpha) * x.astype(np.float64)).astype(dtype)
     else:
+        from fractions import Fraction  # (imported here: it costs `import tinygrad_nn` ~2 ms)
+
         want = np.array([float(Fraction(float(b)) + Fraction(float(alpha)) * Fraction(float(a)))
                          for a, b in zip(x.tolist(), y.tolist(), strict=True)])
     got = y.copy()
