@@ -66,7 +66,7 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
     params = list(model.parameters())
     chain = model._plan[0]  # the fused Linear/Sigmoid run (one MLP node)
     dt = np.dtype(dtype)
-    lr, one = np.array(3.0, dt), consts[dt][2]
+    one = consts[dt][2]
     flat = None
     if optimizer:  # the parameters in SGD's flat arrays, as its step leaves them
         from tinygrad_nn.optim.flat import rehome
@@ -90,11 +90,7 @@ def variant(tg, dtype: str, engine: bool, optimizer: bool, modules: bool):
             else:
                 loss.backward()
             if optimizer:  # SGD's flat update, bare: no checks, no version bump
-                if flat.grad_update is not None:
-                    flat.grad_update(-3.0)
-                else:
-                    np.multiply(flat.grad, lr, flat.scratch)
-                    np.subtract(flat.data, flat.scratch, flat.data)
+                flat_update(flat, 3.0)
             else:
                 opt.step()
 
@@ -118,7 +114,6 @@ class BookArithmetic:
         self.params = params
         self.dt = dtype
         self.half, self.one = np.array(0.5, dtype), np.array(1.0, dtype)
-        self.lr = scalars[dtype][3.0]
         self.inv_m = scalars[dtype][1.0 / batch_size]  # ∂C/∂a2 = (a2 − y)/m
         self.scale = 0.5 / batch_size
         hidden, k = params[0].shape[0], params[2].shape[0]
@@ -176,12 +171,19 @@ class BookArithmetic:
     def update(self, grads) -> None:
         """SGD: θ −= lr ∂C/∂θ on the flat arrays (``grads`` are the flat views): one BLAS axpy,
         as SGD's (or its two NumPy calls where NumPy's BLAS has none)."""
-        f = self.flat
-        if f.grad_update is not None:
-            f.grad_update(-3.0)
-        else:
-            np.multiply(f.grad, self.lr, f.scratch)
-            np.subtract(f.data, f.scratch, f.data)
+        flat_update(self.flat, 3.0)
+
+
+def flat_update(flat, lr: float) -> None:
+    """SGD's flat update of the book's parameters, called bare: θ += (−lr)·∂C/∂θ in one BLAS
+    axpy (or NumPy's two passes where NumPy's BLAS has none)."""
+    if flat.grad_update is not None:
+        flat.grad_update(-lr)
+    else:
+        from tinygrad_nn.engine.constants import scalars
+
+        np.multiply(flat.grad, scalars[flat.dtype][lr], flat.scratch)
+        np.subtract(flat.data, flat.scratch, flat.data)
 
 
 def api_arithmetic(tg, dtype: str):

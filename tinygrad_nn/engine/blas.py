@@ -160,8 +160,8 @@ class AxpyPlan:
 
     def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
         self.y, self.x, self.kernel = y, x, kernel
-        self.whole = (_c_int64(y.size), _c_void_p(x.ctypes.data), _c_void_p(y.ctypes.data))
-        self.split = y.size > _SERIAL and y.nbytes < _THREADED  # where a threaded axpy loses
+        self.whole = (_c_int64(y.size), _ptr(x), _ptr(y))
+        self.split = _split(y)
 
     def __call__(self, alpha: float) -> None:
         kernel = self.kernel
@@ -171,6 +171,12 @@ class AxpyPlan:
             kernel.axpy(n, a, xp, _ONE, yp, _ONE)
         else:
             _unthreaded(kernel, a, self.whole, self.y.itemsize)
+
+
+def _split(y: np.ndarray) -> bool:
+    """Whether one axpy call on y could be threaded and lose: more than 10,000 elements, under
+    1 MiB (see ``_unthreaded``)."""
+    return y.size > _SERIAL and y.nbytes < _THREADED
 
 
 def _unthreaded(kernel: Kernel, a: Any, whole: tuple, itemsize: int) -> None:
@@ -195,9 +201,12 @@ _c_int64, _c_void_p, _c_char, _byref = ctypes.c_int64, ctypes.c_void_p, ctypes.c
 @functools.cache
 def _threads_getter() -> Callable[[], int] | None:
     """scipy-openblas's ``openblas_get_num_threads`` (~0.2 µs a call), or None."""
+    path = _library()
+    if path is None:  # (ctypes.CDLL(None) would be this process itself)
+        return None
     try:
-        fn = ctypes.CDLL(_library()).scipy_openblas_get_num_threads64_
-    except (AttributeError, OSError, TypeError):
+        fn = ctypes.CDLL(path).scipy_openblas_get_num_threads64_
+    except (AttributeError, OSError):
         return None
     fn.restype, fn.argtypes = ctypes.c_int, ()
     return fn
@@ -248,9 +257,8 @@ def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
         xp = _c_void_p(x.ctypes.data)
     yp = _byref(_c_char.from_buffer(y))
     a = kernel.scalar(alpha)
-    if n <= _SERIAL or y.nbytes >= _THREADED or threads() == 1:
+    if not _split(y) or threads() == 1:
         kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
-    else:
-        _unthreaded(kernel, a, (_c_int64(n), _c_void_p(x.ctypes.data), _c_void_p(y.ctypes.data)),
-                    y.itemsize)
+    else:  # (the chunks need the addresses as numbers)
+        _unthreaded(kernel, a, (_c_int64(n), _ptr(x), _ptr(y)), y.itemsize)
     return True
