@@ -66,10 +66,13 @@ def _unwrap_nested(data):
 
 
 def _axes(dim, ndim: int):
-    """Normalise ``dim`` (None, int or tuple; negative allowed) to None or a sorted tuple."""
+    """Normalise ``dim`` (None, int or tuple; negative allowed) to None (every dim: also for an
+    empty tuple or list, as PyTorch's reductions read it) or a sorted tuple."""
     if dim is None:
         return None
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        return None
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     out = []
     for d in dims:
@@ -659,14 +662,18 @@ class Tensor:
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            lo = min if min is None or isinstance(min, Tensor) else Tensor(min, self.dtype)
-            hi = max if max is None or isinstance(max, Tensor) else Tensor(max, self.dtype)
+            lo = min if min is None or isinstance(min, Tensor) else _weak(min, self)
+            hi = max if max is None or isinstance(max, Tensor) else _weak(max, self)
             ts = _tensor_args(*(t for t in (self, lo, hi) if t is not None))
             x = ts.pop(0)
             lo = ts.pop(0) if lo is not None else None
             hi = ts.pop(0) if hi is not None else None
             return _ew.ClampTensor.apply(x, lo, hi)
-        return _ew.Clamp.apply(self, min=min, max=max)
+        x = self
+        for b in (min, max):  # a float bound makes an integer tensor's result float (weakly)
+            if b is not None and (dt := _dt.scalar_result_type(x.dtype, b)) != x.dtype:
+                x = x.to(dt)
+        return _ew.Clamp.apply(x, min=min, max=max)
 
     clip = clamp
 
@@ -728,14 +735,14 @@ class Tensor:
         if isinstance(dim, Tensor):
             return maximum(self, dim)
         if dim is None:
-            return self.amax()
+            return _red.Amax.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, True)
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return minimum(self, dim)
         if dim is None:
-            return self.amin()
+            return _red.Amin.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, False)
 
     def _maxdim(self, dim, keepdim, largest):
@@ -892,7 +899,14 @@ class Tensor:
         return tuple(out)
 
     def __getitem__(self, index):
+        """PyTorch's indexing: NumPy's, except that ints (and 0-d integer tensors) always index
+        as in basic indexing, before any index array (``x[0, :, [0, 1]]`` is ``x[0][:, [0, 1]]``,
+        where NumPy would move the indexed dims to the front), an index of ints only is a 0-d
+        view (NumPy returns a copied scalar), and a slice's step must be positive."""
         index = _index(index)
+        split = _split_ints(index, self.ndim)
+        if split is not None:
+            return self[split[0]][split[1]]
         out = _mv.GetItem.apply(self, index=index)
         if out.data.base is not None:  # basic indexing: a view
             out._vc = self._vc
@@ -985,23 +999,67 @@ def _overwrite(t: Tensor, src: Tensor) -> Tensor:
 
 
 def _index(index):
-    """Convert Tensor / list indices to NumPy ones; bool masks stay masks."""
-    if isinstance(index, tuple):
-        return tuple(_index1(i) for i in index)
-    return _index1(index)
+    """Convert Tensor / list indices to NumPy ones (bool masks stay masks; a 0-d integer tensor
+    is an int, as in PyTorch); an index of ints, slices, None and ``...`` only gets a trailing
+    ``...``, so that NumPy returns a view even where every dim is indexed by an int."""
+    items = tuple(_index1(i) for i in index) if isinstance(index, tuple) else (_index1(index),)
+    if all(type(i) is slice or i is None or isinstance(i, _INTEGER) for i in items):  # (no ...)
+        items = (*items, Ellipsis)
+    return items
+
+
+_INTEGER = (builtins.int, np.integer)
 
 
 def _index1(i):
     if isinstance(i, Tensor):
-        if i.data.dtype.kind == "f":
+        a = i.data
+        if a.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        return i.data
+        if a.ndim == 0 and a.dtype.kind in "iu":
+            return builtins.int(a)
+        return a
     if isinstance(i, list):
         arr = np.asarray(i)
         if arr.dtype.kind == "f":
+            if arr.size == 0:  # [] indexes nothing, as an empty long tensor
+                return np.zeros(0, np.intp)
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         return arr
+    if type(i) is slice and i.step is not None and i.step <= 0:
+        raise ValueError("step must be greater than zero")
+    if isinstance(i, builtins.bool) or i is np.True_ or i is np.False_:
+        return np.asarray(i)
     return i
+
+
+def _split_ints(index: tuple, ndim: int):
+    """For an index with both ints and index arrays: (the ints, with every other dim kept, as
+    a basic index; the rest for the result of that), so that the ints never count as advanced
+    indices (PyTorch's rule); else None."""
+    if not any(isinstance(i, _INTEGER) for i in index) or all(
+        not isinstance(i, np.ndarray) for i in index
+    ):
+        return None
+    used = builtins.sum(
+        (i.ndim if i.dtype == np.bool_ else 1) if isinstance(i, np.ndarray) else 1
+        for i in index if i is not None and i is not Ellipsis
+    )
+    first, rest = [], []
+    for i in index:
+        if isinstance(i, _INTEGER):
+            first.append(i)  # the dim goes: nothing for it in rest
+        elif i is Ellipsis:
+            first.append(i)
+            rest.extend([slice(None)] * (ndim - used))
+        elif isinstance(i, np.ndarray):
+            k = i.ndim if i.dtype == np.bool_ else 1
+            first.extend([slice(None)] * k)
+            rest.append(i)
+        else:  # a slice or None: applied first, kept whole after
+            first.append(i)
+            rest.append(slice(None))
+    return tuple(first), tuple(rest)
 
 
 def _tensor_args(*xs):
@@ -1055,6 +1113,14 @@ def minimum(a, b) -> Tensor:
     return _ew.Minimum.apply(a, b)
 
 
+def _weak(value, t: Tensor) -> Tensor:
+    """``value`` (a Python number, or array-like) as a Tensor beside ``t`` in a binary op: a
+    number is weakly typed, as in PyTorch (``where(c, int_tensor, 2.5)`` is float32)."""
+    if isinstance(value, _Scalar):
+        return Tensor(np.asarray(value, dtype=_dt.scalar_result_type(t.dtype, value)))
+    return Tensor(np.asarray(value, dtype=t.dtype))
+
+
 def where(condition, input, other) -> Tensor:
     """Elementwise ``input if condition else other``; differentiable in input and other."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -1066,9 +1132,9 @@ def where(condition, input, other) -> Tensor:
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input, other = _tensor_args(input, other)
     elif not isinstance(input, Tensor):
-        input = Tensor(np.asarray(input, dtype=other.dtype))
+        input = _weak(input, other)
     elif not isinstance(other, Tensor):
-        other = Tensor(np.asarray(other, dtype=input.dtype))
+        other = _weak(other, input)
     if input.dtype != other.dtype:
         input, other = _tensor_args(input, other)
     return _ew.Where.apply(input, other, cond=cond)

@@ -97,10 +97,15 @@ class Op:
             edges.append(None)
             needs.append(False)
         node = _new(cls)
-        if not (record and mode.enabled):
-            return _make(node.forward(*arrays, **params), None, False)
-        node.needs_input_grad = needs
-        out = node.forward(*arrays, **params)
+        try:
+            if not (record and mode.enabled):
+                return _make(node.forward(*arrays, **params), None, False)
+            node.needs_input_grad = needs
+            out = node.forward(*arrays, **params)
+        except ValueError as e:  # NumPy's broadcast error: PyTorch's RuntimeError
+            if "broadcast" not in str(e):
+                raise
+            raise broadcast_error([*arrays, *params.values()], cls.core_dims) from None
         node.parents = inputs
         node.arrays = arrays
         node.edges = edges
@@ -176,8 +181,25 @@ class Op:
         d["freed"] = True
         d["seq"] = seq  # still orders the heap if a later backward reaches this node (and raises)
 
+    core_dims = 0  # trailing dims of each input that are not broadcast (matmul's: 2)
     freed = False
     epoch = -1  # the clock when recorded (set by _result); -1 once freed
+
+
+def broadcast_error(operands: list, core: int = 0) -> RuntimeError:
+    """PyTorch's error for arrays whose shapes do not broadcast (the last dim where two differ,
+    numbered in the broadcast result; ``core`` trailing dims of each are not broadcast)."""
+    shapes = [a.shape[: max(a.ndim - core, 0)] for a in operands if isinstance(a, np.ndarray)]
+    for i, a in enumerate(shapes):
+        for b in shapes[i + 1:]:
+            n = max(len(a), len(b))
+            for d in range(1, n + 1):
+                sa = a[-d] if d <= len(a) else 1
+                sb = b[-d] if d <= len(b) else 1
+                if sa != sb and sa != 1 and sb != 1:
+                    return RuntimeError(f"The size of tensor a ({sa}) must match the size of "
+                                        f"tensor b ({sb}) at non-singleton dimension {n - d}")
+    return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast together")
 
 
 def xp(grad):

@@ -268,6 +268,19 @@ class ClampTensor(Op):
         return (g * keep if n[0] else None), glo, ghi
 
 
+def _extreme_grads(node: Op, g, loses, wins) -> tuple:
+    """maximum/minimum's gradients (PyTorch's rule): each input gets g, halved where x == y,
+    and none where it loses (for maximum: x < y gives x none, x > y gives y none). Where either
+    is NaN neither loses, so both get g."""
+    x, y = node.arrays  # the weights are constants, also under create_graph
+    dt = np.result_type(x, y)
+    half = 0.5 * (x == y)
+    n = node.needs_input_grad
+    gx = g * (1 - loses(x, y) - half).astype(dt, copy=False) if n[0] else None
+    gy = g * (1 - wins(x, y) - half).astype(dt, copy=False) if n[1] else None
+    return gx, gy
+
+
 class Maximum(Op):
     saves = (0, 1)
 
@@ -275,11 +288,7 @@ class Maximum(Op):
         return np.maximum(x, y)
 
     def backward(self, g):
-        x, y = self.arrays  # the weights are constants, also under create_graph
-        w = (x > y) + 0.5 * (x == y)
-        w = w.astype(np.result_type(x, y), copy=False)
-        n = self.needs_input_grad
-        return (g * w if n[0] else None), (g * (1 - w) if n[1] else None)
+        return _extreme_grads(self, g, np.less, np.greater)
 
 
 class Minimum(Op):
@@ -289,11 +298,7 @@ class Minimum(Op):
         return np.minimum(x, y)
 
     def backward(self, g):
-        x, y = self.arrays  # the weights are constants, also under create_graph
-        w = (x < y) + 0.5 * (x == y)
-        w = w.astype(np.result_type(x, y), copy=False)
-        n = self.needs_input_grad
-        return (g * w if n[0] else None), (g * (1 - w) if n[1] else None)
+        return _extreme_grads(self, g, np.greater, np.less)
 
 
 class Where(Op):

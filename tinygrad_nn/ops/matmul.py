@@ -16,6 +16,7 @@ from ..tensor import Tensor
 
 class Matmul(Op):
     saves = (0, 1)
+    core_dims = 2  # only the batch dims broadcast
 
     def forward(self, x, y):
         return np.matmul(x, y)

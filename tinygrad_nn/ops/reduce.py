@@ -55,8 +55,8 @@ class Amax(Op):
     saves_out = True
     fn = staticmethod(np.max)
 
-    def forward(self, x, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+    def forward(self, x, axis=None, keepdims=False, nans_share=False):
+        self.axis, self.keepdims, self.nans_share = axis, keepdims, nans_share
         return self.fn(x, axis=axis, keepdims=keepdims)
 
     def backward(self, g):
@@ -69,6 +69,8 @@ class Amax(Op):
             self.keepdims,
         )
         mask = x == out
+        if self.nans_share and x.dtype.kind == "f" and np.isnan(out).any():
+            mask = np.isnan(x)  # max() of all: the NaNs share it (amax's is NaN, as PyTorch's)
         share = mask / np.sum(mask, axis=self.axis, keepdims=True)
         return (_keep(g, shape, self.axis, self.keepdims) * share.astype(x.dtype),)
 
@@ -107,6 +109,8 @@ class LogSumExp(Op):
 
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
+        if x.size == 0:  # log Σ exp over nothing is log 0 = −inf (np.max has no identity)
+            return np.full(np.sum(x, axis=axis, keepdims=keepdims).shape, -np.inf, x.dtype)
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
@@ -130,6 +134,8 @@ class Softmax(Op):
 
     def forward(self, x, axis=-1):
         self.axis = axis
+        if x.size == 0:
+            return np.empty_like(x)
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
         e /= np.sum(e, axis=axis, keepdims=True)
         return e
@@ -151,6 +157,8 @@ class LogSoftmax(Op):
 
     def forward(self, x, axis=-1):
         self.axis = axis
+        if x.size == 0:
+            return np.empty_like(x)
         z = x - np.max(x, axis=axis, keepdims=True)
         z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
         return z

@@ -1,0 +1,238 @@
+"""Edges of PyTorch's op semantics that NumPy answers differently: indexing with ints beside index
+arrays (and ints only), weak Python scalars in ``where`` and ``clamp``, empty ``dim`` tuples,
+NaN in maximum/minimum/max(), reductions over an empty dim, and broadcast errors. Each case is
+checked against torch (values, float64 gradients, error types and messages) where torch is
+installed, and against the rule itself where it is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_nn as tg
+
+try:
+    import torch
+except ImportError:  # the rule-based tests still run
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is the oracle here")
+NAN = float("nan")
+
+# -- indexing: (index builder, given the library and a converter for index arrays) -------------
+I2 = [0, 2]
+MASK5 = [True, False, True, False, True]
+INDEX_CASES = {
+    "int, slice, list": lambda T: (1, slice(None), T(I2)),
+    "0-d tensor, slice, list": lambda T: (T(1), slice(None), T(I2)),
+    "None, int, slice, list": lambda T: (None, 1, slice(None), T(I2)),
+    "slice, int, list": lambda T: (slice(None), 1, T(I2)),
+    "list, int": lambda T: (T(I2), 1),
+    "list, slice, int": lambda T: (T(I2), slice(None), 1),
+    "int, list, slice": lambda T: (1, T(I2), slice(None)),
+    "list, int, list": lambda T: (T(I2), 1, T(I2)),
+    "int, ..., list": lambda T: (1, Ellipsis, T(I2)),
+    "int, slice, mask": lambda T: (1, slice(None), T(MASK5)),
+    "..., int, list": lambda T: (Ellipsis, 1, T(I2)),
+    "int, None, list, int": lambda T: (1, None, T(I2), 2),
+    "ints only": lambda T: (0, 1, 2),
+    "one int": lambda T: (1,),
+    "empty list": lambda T: ([],),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(INDEX_CASES))
+def test_indexing_like_torch_values_and_grads(name):
+    """Ints index as in basic indexing before any index array (PyTorch), not as NumPy's
+    advanced indices, which would move the indexed dims to the front."""
+    x = np.arange(60.0).reshape(3, 4, 5)
+    make = INDEX_CASES[name]
+    a = tg.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ra = a[make(lambda v: v if v == [] else tg.tensor(v))]
+    rb = b[make(lambda v: v if v == [] else torch.tensor(v))]
+    assert ra.shape == tuple(rb.shape)
+    np.testing.assert_array_equal(ra.detach().numpy(), rb.detach().numpy())
+    w = np.random.default_rng(0).standard_normal(ra.shape)
+    (ra * tg.tensor(w)).sum().backward()
+    (rb * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+def test_int_beside_index_array_keeps_the_dims_in_place():
+    x = tg.arange(18.0).reshape(2, 3, 3)
+    # x[0, :, [0, 1, 2]] is x[0][:, [0, 1, 2]]: x[0] itself (NumPy would give its transpose)
+    np.testing.assert_array_equal(x[0, :, [0, 1, 2]].numpy(), x.numpy()[0])
+    assert x[1, :, [0, 2]].shape == (3, 2)
+
+
+def test_an_index_of_ints_is_a_view():
+    a = tg.tensor([1.0, 2.0])
+    a[0].add_(10)
+    assert a.tolist() == [11.0, 2.0]
+    m = tg.zeros(2, 3)
+    v0 = m._version
+    m[1, 2].fill_(5)
+    m[tg.tensor(0), 1].fill_(7)
+    assert m.tolist() == [[0.0, 7.0, 0.0], [0.0, 0.0, 5.0]]
+    assert m._version == v0 + 2
+    assert a[1].item() == 2.0 and a[1].shape == ()
+
+
+def test_in_place_on_an_element_is_seen_by_the_graph():
+    # the saved tensor changed through an element: backward must raise, not use the new value
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor([3.0, 4.0])
+    y = (x * w).sum()
+    w[0].add_(100)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    # an element of a graph tensor changed in place: never a silently wrong gradient
+    b = tg.tensor([1.0, 2.0], requires_grad=True) * 1
+    with pytest.raises(RuntimeError):
+        b[0].mul_(3)
+        b.sum().backward()
+
+
+def test_negative_slice_step_raises_as_torch():
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        tg.arange(4.0)[::-1]
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        tg.zeros(3, 3)[:, ::-2]
+
+
+def test_empty_list_index_selects_nothing():
+    assert tg.zeros(3, 4)[[]].shape == (0, 4)
+
+
+# -- weak Python scalars -------------------------------------------------------------------------
+WHERE_CASES = [
+    (lambda L, c: L.where(c, L.tensor([1, 2]), 2.5), [1.0, 2.5], "float32"),
+    (lambda L, c: L.where(c, 2.5, L.tensor([1, 2])), [2.5, 2.0], "float32"),
+    (lambda L, c: L.tensor([1, 2]).where(c, 0.5), [1.0, 0.5], "float32"),
+    (lambda L, c: L.where(c, L.tensor([True, True]), 5), [1, 5], "int64"),
+    (lambda L, c: L.where(c, L.tensor([1.0, 2.0], dtype=L.float64), 3), [1.0, 3.0], "float64"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(WHERE_CASES)))
+def test_where_promotes_python_scalars_weakly(case):
+    f, values, dtype = WHERE_CASES[case]
+    out = f(tg, tg.tensor([True, False]))
+    assert out.tolist() == values and out.dtype == np.dtype(dtype)
+    if torch is not None:
+        ref = f(torch, torch.tensor([True, False]))
+        assert ref.tolist() == values and str(ref.dtype) == f"torch.{dtype}"
+
+
+def test_clamp_with_float_bounds_promotes_an_integer_tensor():
+    out = tg.tensor([1, 5]).clamp(2.5)
+    assert out.dtype == np.float32 and out.tolist() == [2.5, 5.0]
+    out = tg.tensor([1, 5]).clamp(min=tg.tensor(0.5), max=3.7)
+    np.testing.assert_allclose(out.numpy(), [1.0, 3.7], rtol=1e-7)
+    assert out.dtype == np.float32
+    assert tg.tensor([1, 5]).clamp(2).dtype == np.int64  # an int bound keeps the dtype
+    assert tg.tensor([1.0, 5.0], dtype=tg.float64).clamp(2.5).dtype == np.float64
+    if torch is not None:
+        assert torch.tensor([1, 5]).clamp(2.5).dtype == torch.float32
+        ref = torch.tensor([1, 5]).clamp(min=torch.tensor(0.5), max=3.7)
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+# -- reductions ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "std", "amax", "amin", "logsumexp"])
+@pytest.mark.parametrize("dim", [(), []])
+def test_empty_dim_reduces_every_dim(op, dim):
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    out = getattr(tg.tensor(x), op)(dim)
+    full = getattr(tg.tensor(x), op)(None) if op != "logsumexp" else tg.tensor(x).logsumexp((0, 1))
+    assert out.shape == () and out.item() == pytest.approx(full.item(), rel=1e-12)
+    if op in ("sum", "mean", "logsumexp"):
+        assert getattr(tg.tensor(x), op)(dim, keepdim=True).shape == (1, 1)
+    if torch is not None:
+        if op == "logsumexp":  # (torch's own logsumexp(()) raises unless keepdim=True)
+            ref = torch.tensor(x).logsumexp(dim, keepdim=True)
+        else:
+            ref = getattr(torch.tensor(x), op)(dim)
+        assert out.item() == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_squeeze_of_an_empty_dim_tuple_squeezes_nothing():
+    assert tg.zeros(1, 2, 1).squeeze(()).shape == (1, 2, 1)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
+def test_reductions_over_an_empty_dim(op):
+    x = tg.zeros(0, 3, requires_grad=True)
+    out = getattr(x, op)(0)
+    expected = (3,) if op == "logsumexp" else (0, 3)
+    assert out.shape == expected
+    if op == "logsumexp":
+        assert out.tolist() == [-np.inf] * 3  # log Σ over nothing = log 0
+        if torch is not None:
+            assert torch.zeros(0, 3).logsumexp(0).tolist() == [-np.inf] * 3
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+    # the non-empty dim of an empty tensor reduces to an empty result
+    assert getattr(tg.zeros(0, 3), op)(1).shape == ((0,) if op == "logsumexp" else (0, 3))
+
+
+# -- NaN -----------------------------------------------------------------------------------------
+NAN_CASES = {
+    "maximum": (lambda L, a, b: L.maximum(a, b), [NAN, 1.0, 2.0, 3.0], [1.0, NAN, 2.0, 1.0]),
+    "minimum": (lambda L, a, b: L.minimum(a, b), [NAN, 1.0, 2.0, 3.0], [1.0, NAN, 2.0, 1.0]),
+    "max()": (lambda L, a: a.max(), [1.0, NAN, 3.0, NAN]),
+    "min()": (lambda L, a: a.min(), [1.0, NAN, 3.0]),
+    "amax": (lambda L, a: a.amax(), [1.0, NAN, 3.0]),
+    "amax(1)": (lambda L, a: a.amax(1), [[1.0, NAN, 3.0], [1.0, 2.0, 2.0]]),
+}
+
+EXPECTED_NAN_GRADS = {  # PyTorch's rules, written out
+    "maximum": [[1.0, 1.0, 0.5, 1.0], [1.0, 1.0, 0.5, 0.0]],  # a NaN on either side: both get g
+    "minimum": [[1.0, 1.0, 0.5, 0.0], [1.0, 1.0, 0.5, 1.0]],
+    "max()": [[0.0, 0.5, 0.0, 0.5]],  # max() of all: the NaNs share the gradient
+    "min()": [[0.0, 1.0, 0.0]],
+    "amax": [[NAN, NAN, NAN]],  # amax: NaN
+    "amax(1)": [[[NAN, NAN, NAN], [0.0, 0.5, 0.5]]],
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("name", list(NAN_CASES))
+def test_gradients_at_nan_as_torch(name):
+    f, *values = NAN_CASES[name]
+    ts = [tg.tensor(v, dtype=tg.float64, requires_grad=True) for v in values]
+    out = f(tg, *ts)
+    out.sum().backward()
+    for t, expected in zip(ts, EXPECTED_NAN_GRADS[name], strict=True):
+        np.testing.assert_array_equal(t.grad.numpy(), expected)
+    if torch is not None:
+        rs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+        ref = f(torch, *rs)
+        ref.sum().backward()
+        np.testing.assert_array_equal(out.detach().numpy(), ref.detach().numpy())
+        for t, r in zip(ts, rs, strict=True):
+            np.testing.assert_array_equal(t.grad.numpy(), r.grad.numpy())
+
+
+# -- broadcast errors ----------------------------------------------------------------------------
+BROADCAST_CASES = {
+    "add (3)+(4)": lambda L: L.zeros(3) + L.zeros(4),
+    "mul (2,3)*(4)": lambda L: L.zeros(2, 3) * L.zeros(4),
+    "sub (2,3)-(3,2)": lambda L: L.zeros(2, 3) - L.zeros(3, 2),
+    "add (2,3)+(2,3,4)": lambda L: L.zeros(2, 3) + L.zeros(2, 3, 4),
+    "maximum": lambda L: L.maximum(L.zeros(3, requires_grad=True), L.zeros(4)),
+    "where": lambda L: L.where(L.zeros(3, dtype=L.bool), L.zeros(3), L.zeros(4)),
+    "batched matmul": lambda L: L.zeros(5, 2, 3) @ L.zeros(4, 3, 4),
+}
+
+
+@pytest.mark.parametrize("name", list(BROADCAST_CASES))
+def test_broadcast_errors_are_torchs_runtime_error(name):
+    with pytest.raises(RuntimeError, match="must match the size of tensor b") as got:
+        BROADCAST_CASES[name](tg)
+    if torch is not None:
+        with pytest.raises(RuntimeError) as ref:
+            BROADCAST_CASES[name](torch)
+        assert str(got.value) == str(ref.value)
