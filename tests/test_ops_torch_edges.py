@@ -236,3 +236,60 @@ def test_broadcast_errors_are_torchs_runtime_error(name):
         with pytest.raises(RuntimeError) as ref:
             BROADCAST_CASES[name](torch)
         assert str(got.value) == str(ref.value)
+
+
+# -- bad input that NumPy would take: PyTorch's errors -----------------------------------------
+BAD_INPUT_CASES = {
+    "bool - int": (lambda L: L.tensor([True]) - 1, RuntimeError, "Subtraction"),
+    "float - bool tensor": (lambda L: L.tensor([1.0]) - L.tensor([True]), RuntimeError,
+                            "Subtraction"),
+    "float - True": (lambda L: L.tensor([1.0]) - True, RuntimeError, "Subtraction"),
+    "1 - bool": (lambda L: 1 - L.tensor([True]), RuntimeError, "Subtraction"),
+    "-bool": (lambda L: -L.tensor([True]), RuntimeError, "Negation"),
+    "arange(5, 0)": (lambda L: L.arange(5, 0), RuntimeError, "inconsistent with step sign"),
+    "arange(0, 5, -1)": (lambda L: L.arange(0, 5, -1), RuntimeError, "inconsistent"),
+    "arange step 0": (lambda L: L.arange(0, 5, 0), RuntimeError, "step must be nonzero"),
+    "rand int64": (lambda L: L.rand(2, dtype=L.int64), NotImplementedError, "not implemented"),
+    "randn int64": (lambda L: L.randn(2, dtype=L.int64), NotImplementedError, "not implemented"),
+    "rand_like int": (lambda L: L.rand_like(L.tensor([1, 2])), NotImplementedError,
+                      "not implemented"),
+    "view of a transpose": (lambda L: L.arange(6.0).reshape(2, 3).t().view(-1), RuntimeError,
+                            "view size is not compatible"),
+    "view_as of a transpose": (lambda L: L.zeros(2, 3).t().view_as(L.zeros(6)), RuntimeError,
+                               "view size is not compatible"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUT_CASES))
+def test_bad_input_raises_as_torch(name):
+    f, err, match = BAD_INPUT_CASES[name]
+    with pytest.raises(err, match=match):
+        f(tg)
+    if torch is not None:
+        with pytest.raises(err, match=match):
+            f(torch)
+
+
+def test_what_still_works_beside_those_errors():
+    assert tg.arange(0, 0).shape == (0,) and tg.arange(5, 0, -2).tolist() == [5, 3, 1]
+    assert (tg.tensor([True, False]) + 1).tolist() == [2, 1]
+    assert (~tg.tensor([True, False])).tolist() == [False, True]
+    x = tg.arange(6.0).reshape(2, 3)
+    v = x.view(3, 2)
+    v.add_(1)  # a view: the write reaches x
+    assert x.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert x.t().reshape(-1).tolist() == [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]  # reshape may copy
+    assert tg.zeros(0, 3).t().view(-1).shape == (0,)
+    assert tg.rand(2, dtype=tg.float64).dtype == np.float64
+
+
+def test_assigned_grad_must_have_the_tensors_dtype():
+    x = tg.zeros(2, dtype=tg.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="dtype"):
+        x.grad = tg.zeros(2)  # float32
+    x.grad = tg.zeros(2, dtype=tg.float64)
+    assert x.grad.dtype == np.float64
+    if torch is not None:
+        tx = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="dtype"):
+            tx.grad = torch.zeros(2)

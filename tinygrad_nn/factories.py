@@ -79,16 +79,27 @@ def empty_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
     return _new(np.empty(t.shape, dtype or t.dtype), requires_grad)
 
 
+def _random_dtype(dtype, kernel: str) -> np.dtype:
+    """The dtype of rand/randn: a floating one (PyTorch has no such kernel for the others)."""
+    dt = _float_dtype(dtype)
+    if dt.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for {dt.name!r} (rand and randn '
+                                  f"make floating tensors only; randint makes integers)")
+    return dt
+
+
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform on [0, 1)."""
+    dt = _random_dtype(dtype, "check_uniform_bounds")
     g = generator or default_generator()
-    return _new(g.random(_shape_arg(size)).astype(_float_dtype(dtype)), requires_grad)
+    return _new(g.random(_shape_arg(size)).astype(dt), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal N(0, 1)."""
+    dt = _random_dtype(dtype, "normal_kernel_cpu")
     g = generator or default_generator()
-    return _new(g.standard_normal(_shape_arg(size)).astype(_float_dtype(dtype)), requires_grad)
+    return _new(g.standard_normal(_shape_arg(size)).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
@@ -119,6 +130,10 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False,
     """[start, end) with ``step``; int64 when all arguments are ints, else the default float."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else _dt.get_default_dtype()

@@ -159,6 +159,11 @@ class Tensor:
             if value.data.shape != self.data.shape:
                 raise RuntimeError(f"assigned grad has data of a different size: expected "
                                    f"{self.data.shape}, got {value.data.shape}")
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"{value.data.dtype} to a tensor with dtype "
+                                   f"{self.data.dtype}: the gradient must match the tensor's "
+                                   f"dtype")
         self._grad = value
 
     @property
@@ -475,6 +480,8 @@ class Tensor:
         if isinstance(other, Tensor):
             b = other.data
             if a.dtype is not b.dtype:
+                if cls is _ew.Sub:
+                    _ew.check_sub(a, b)  # a bool operand: PyTorch's error (before the cast)
                 dt = _dt.result_type(a.dtype, a.ndim, b.dtype, b.ndim)
                 x = self if a.dtype == dt else self.to(dt)
                 y = other if b.dtype == dt else other.to(dt)
@@ -482,7 +489,11 @@ class Tensor:
         elif isinstance(other, _Scalar):
             if isinstance(other, np.generic):  # a NumPy scalar is weak like a Python one (torch)
                 other = other.item()
+            if cls is _ew.Sub and (other is True or other is False):
+                _ew.check_sub(a, other)
             if a.dtype.kind != "f":
+                if cls is _ew.Sub:
+                    _ew.check_sub(a, other)
                 dt = _dt.scalar_result_type(a.dtype, other)
                 if dt != a.dtype:
                     x = self.to(dt)
@@ -783,7 +794,16 @@ class Tensor:
                 f"shape '{list(shape)}' is invalid for input of size {self.numel()}"
             ) from e
 
-    view = reshape
+    def view(self, *shape):
+        """``reshape`` that must not copy (as PyTorch: a view shares memory, so writes through
+        it reach this tensor); RuntimeError where the strides don't allow it."""
+        out = self.reshape(*shape)
+        if self.data.size and not np.may_share_memory(out.data, self.data):
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            )
+        return out
 
     def _alias(self):
         t = Tensor._make(self.data.view(), None, False)
@@ -791,9 +811,10 @@ class Tensor:
         return t
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:

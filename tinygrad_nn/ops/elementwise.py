@@ -27,9 +27,26 @@ class Add(Op):
         return g, g
 
 
+_BOOL_HINT = "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+
+
+def check_sub(x, y) -> None:
+    """PyTorch's error for a subtraction with a bool operand (a bool tensor or a Python bool),
+    raised before promotion would cast it (Tensor.__sub__/__rsub__)."""
+    for v in (x, y):
+        dt = getattr(v, "dtype", None)
+        if dt == np.bool_ or isinstance(v, (bool, np.bool_)):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               f"supported. {_BOOL_HINT}")
+
+
 class Sub(Op):
     def forward(self, x, y):
-        return x - y
+        try:
+            return x - y
+        except TypeError:  # NumPy's for two bool arrays
+            check_sub(x, y)
+            raise
 
     def backward(self, g):
         return g, (-g if self.needs_input_grad[1] else None)
@@ -91,6 +108,9 @@ class Pow(Op):
 
 class Neg(Op):
     def forward(self, x):
+        if x.dtype == np.bool_:
+            raise RuntimeError(f"Negation, the `-` operator, on a bool tensor is not supported. "
+                               f"{_BOOL_HINT}")
         return -x
 
     def backward(self, g):
