@@ -354,7 +354,8 @@ def _load_npz(path: str) -> Any:
                 return _decode(raw.tobytes().decode("utf-8"), names,
                                lambda name: _read_npy(zf, name + ".npy"))
         except (ValueError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError,
-                OverflowError) as exc:
+                OverflowError, OSError, RuntimeError) as exc:  # (OSError: a seek past the end
+            # from damaged offsets; RuntimeError: zipfile's "encrypted" from a damaged flag)
             raise ValueError(f"{path}: not a valid tinygrad_nn .npz file: {exc}") from exc
 
 

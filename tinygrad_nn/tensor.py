@@ -353,9 +353,10 @@ class Tensor:
                 raise RuntimeError(
                     "a leaf Variable that requires grad is being used in an in-place operation."
                 )
-            if (
-                self.data.base is not None
-            ):  # shares memory with another tensor: its graph can't follow
+            base = self.data.base
+            if base is not None and getattr(base, "flat_params", None) is None:
+                # shares memory with another tensor: its graph can't follow (SGD's flat array
+                # of parameters, optim/flat.py, is no such tensor: each view is one parameter's)
                 raise RuntimeError(
                     "in-place operation on a view of a tensor that is part of the graph is not "
                     "supported by tinygrad_nn (the other tensor's gradient would be wrong); "

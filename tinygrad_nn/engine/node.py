@@ -61,6 +61,10 @@ def bump(vc: list) -> None:
 
 class Op:
     saves: tuple[int, ...] = ()  # indices of inputs whose values backward reads
+    # saved input index -> the inputs whose gradients read it (an index not here: always read).
+    # A saved input no gradient needs is not version-checked (PyTorch saves only what backward
+    # will read: Linear's weight only when its input needs a gradient).
+    saved_for: dict[int, tuple[int, ...]] = {}
     saves_out: bool = False  # backward reads self.out (the forward's result)
     exact_grads: bool = False  # backward's gradients already have the inputs' shapes and dtypes
     fresh_grads: bool = False  # NumPy-mode gradients are new arrays (not g, no views, unshared)
@@ -150,9 +154,16 @@ class Op:
 
     def saved_vcs(self):
         """Version counters of everything backward reads (saved inputs, and the output)."""
-        vcs = [
-            p._vc for i, p in enumerate(self.parents) if i in self.saves and isinstance(p, Tensor)
-        ]
+        vcs = []
+        need = None
+        for i, p in enumerate(self.parents):
+            if i in self.saves and isinstance(p, Tensor):
+                users = self.saved_for.get(i)
+                if users is not None:
+                    need = self.needs_input_grad if need is None else need
+                    if not any(need[j] for j in users if j < len(need)):
+                        continue  # read by no gradient this node computes
+                vcs.append(p._vc)
         if self.saves_out:
             vcs.append(self.out_vc)
         return vcs

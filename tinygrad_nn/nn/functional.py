@@ -218,9 +218,9 @@ def quadratic_cost(input: Tensor, target: Tensor, reduction: str = "mean") -> Te
         raise ValueError("quadratic_cost: expected input of shape (n, k) or (k,), got a 0-d "
                          "tensor")
     x, y = _float_pair(input, target, "quadratic_cost")
-    if reduction == "mean":
-        return _SquaredError.apply(x, y, scale=0.5 / (shape[0] if len(shape) > 1 else 1),
-                                   axis=None)
+    if reduction == "mean":  # (no examples: 0/0 = NaN, as mse_loss's mean of nothing)
+        n = shape[0] if len(shape) > 1 else 1
+        return _SquaredError.apply(x, y, scale=0.5 / n if n else math.nan, axis=None)
     if reduction == "sum":
         return _SquaredError.apply(x, y, scale=0.5, axis=None)
     if len(shape) > 2:
@@ -301,8 +301,11 @@ def _nll(logp: Tensor, t: np.ndarray, weight: Tensor | None, ignore_index: int, 
         return losses.reshape(out_shape)
     if reduction == "sum":
         return losses.sum()
+    total = float(wt.sum())
+    if total == 0.0 and not keep.all():  # 0/0: the loss is NaN, but an ignored row's gradient
+        losses = where(keep, losses, 0.0)  # stays 0, as PyTorch's (not 0·∞ = NaN)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return losses.sum() / float(wt.sum())
+        return losses.sum() / total
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,

@@ -67,14 +67,15 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        w = self.weight
+        w, b = self.weight, self.bias
         try:
             dt = input.data.dtype
-            if dt is w.data.dtype or dt == w.data.dtype:
-                return _LinearOp.apply(input, w, self.bias)
+            if (dt is w.data.dtype or dt == w.data.dtype) and (
+                    b is None or b.data.dtype == dt and b.data.shape == w.data.shape[:1]):
+                return _LinearOp.apply(input, w, b)
         except (AttributeError, ValueError):
             pass  # not a Tensor, or shapes that don't fit: F.linear raises PyTorch's error
-        return F.linear(input, w, self.bias)
+        return F.linear(input, w, b)  # (also a bias of another shape: it broadcasts there)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

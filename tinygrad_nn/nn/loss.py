@@ -75,8 +75,8 @@ class QuadraticCost(_Loss):
         try:  # the book's case, (n, k) float tensors of one dtype and 'mean', in one op
             a, y = input.data, target.data
             shape = a.shape
-            if (y.shape == shape and len(shape) == 2 and (y.dtype is a.dtype or y.dtype == a.dtype)
-                    and self.reduction == "mean"):
+            if (y.shape == shape and len(shape) == 2 and shape[0] and a.dtype.kind == "f"
+                    and (y.dtype is a.dtype or y.dtype == a.dtype) and self.reduction == "mean"):
                 return _SquaredError.call(input, target, 0.5 / shape[0])
         except AttributeError:
             pass  # not tensors: quadratic_cost raises the TypeError

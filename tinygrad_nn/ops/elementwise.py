@@ -54,6 +54,7 @@ class Sub(Op):
 
 class Mul(Op):
     saves = (0, 1)
+    saved_for = {0: (1,), 1: (0,)}  # dx = g y reads y, dy = g x reads x
 
     def forward(self, x, y):
         return x * y

@@ -16,6 +16,7 @@ from ..tensor import Tensor
 
 class Matmul(Op):
     saves = (0, 1)
+    saved_for = {0: (1,), 1: (0,)}  # dx = g yᵀ reads y, dy = xᵀ g reads x
     core_dims = 2  # only the batch dims broadcast
 
     def forward(self, x, y):
@@ -69,6 +70,7 @@ class Linear(Op):
     """
 
     saves = (0, 1)
+    saved_for = {0: (1,), 1: (0,)}  # dW reads x, dx reads W
     exact_grads = fresh_grads = True
 
     def forward(self, x, w, b=None):

@@ -64,7 +64,8 @@ _FORWARD_LAYER = """\
         rb{l} = False
     else:
         bd{l} = b{l}.data
-        if (bd{l}.dtype is not dt and bd{l}.dtype != dt) or b{l}.grad_fn is not None:
+        if ((bd{l}.dtype is not dt and bd{l}.dtype != dt) or b{l}.grad_fn is not None
+                or bd{l}.shape != wd{l}.shape[:1]):  # (a bias that broadcasts: Linear's rules)
             raise TypeError
         add(a{l}, bd{l}, a{l})
         rb{l} = b{l}.requires_grad
@@ -290,8 +291,11 @@ class MLP(Op):
             code: dict = {}
             exec(compile(source, filename, "exec"), dict(_NAMESPACE), code)  # noqa: S102
             saves = (0, *range(1, 2 * len(acts), 2))  # x and the weights (not the biases)
+            # x is read by W_1's gradient; W_l (input 2l − 1) by the gradients of the inputs
+            # below it (BP2 carries δ through W_l to x, W_1, b_1, ..., b_{l−1})
+            saved_for = {0: (1,), **{i: tuple(range(i)) for i in saves[1:]}}
             op = cls._cache[acts] = type("MLP", (cls,), {
-                "acts": acts, "saves": saves, "source": source,
+                "acts": acts, "saves": saves, "saved_for": saved_for, "source": source,
                 "call": classmethod(code["call"]), "backward": code["backward"],
                 "backward_into": code["backward_into"]})
         return op

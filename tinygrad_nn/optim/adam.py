@@ -69,6 +69,8 @@ class Adam(Optimizer):
         state = self.state
         for group in self.param_groups:
             lr = group["lr"]
+            if isinstance(lr, Tensor):  # a scheduler (or the user) may set a Tensor, as torch's
+                lr = lr.item()
             beta1, beta2 = group["betas"]
             eps = group["eps"]
             weight_decay = group["weight_decay"]
