@@ -293,3 +293,30 @@ def test_assigned_grad_must_have_the_tensors_dtype():
         tx = torch.zeros(2, dtype=torch.float64, requires_grad=True)
         with pytest.raises(RuntimeError, match="dtype"):
             tx.grad = torch.zeros(2)
+
+
+# -- relu under create_graph ---------------------------------------------------------------------
+def test_second_derivative_through_relus_mask_is_zero_not_missing():
+    """d/dx of relu'(x)·g is 0 where x reaches it only through the mask (PyTorch's
+    threshold_backward): grad of grad must return zeros, not raise that x is unused."""
+    x = tg.tensor([1.0, -2.0, 3.0], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(x.relu().sum(), x, create_graph=True)
+    assert g.tolist() == [1.0, 0.0, 1.0]
+    (h,) = tg.autograd.grad(g.sum(), x)
+    assert h.tolist() == [0.0, 0.0, 0.0]
+    # and through a ReLU network (the fused MLP's create_graph path): x.grad exists
+    tg.manual_seed(0)
+    m = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.ReLU(), tg.nn.Linear(4, 1)).double()
+    x = tg.randn(2, 3, dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(m(x).sum(), x, create_graph=True)
+    (g * g).sum().backward()
+    assert x.grad is not None and x.grad.shape == (2, 3)
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+    assert m[0].weight.grad is not None
+
+
+def test_relu_gradgradcheck():
+    x = tg.tensor([0.5, -1.25, 2.0, -0.75], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda t: (t.relu() * t * t).sum(), (x,))
+    assert tg.autograd.gradgradcheck(lambda t: (t.relu() * t * t).sum(), (x,))
+    assert tg.autograd.gradgradcheck(lambda t: t.relu() * 3.0, (x,))

@@ -245,9 +245,27 @@ class Relu(Op):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        if isinstance(g, Tensor):
-            return (g * (self.parents[0].data > 0),)
+        if isinstance(g, Tensor):  # create_graph: g ⊙ [x > 0] as a node that also reaches x
+            return (ThresholdBackward.apply(g, self.parents[0]),)
         return (relu_grad(g, self.out),)
+
+
+class ThresholdBackward(Op):
+    """relu's backward under create_graph: g ⊙ [x > 0], differentiable in g (the same mask)
+    and in x with a zero gradient, as PyTorch's ``threshold_backward``: so a second derivative
+    that reaches x only through the mask is 0, not missing."""
+
+    saves = (1,)
+
+    def forward(self, g, x):
+        return np.multiply(g, x > 0)
+
+    def backward(self, gg):
+        x = self.parents[1]
+        n = self.needs_input_grad
+        ggx = ThresholdBackward.apply(gg, x) if isinstance(gg, Tensor) else gg * (x.data > 0)
+        zero = (gg * 0.0) if n[1] else None  # (a zero of gg's kind: array or tracked)
+        return (ggx if n[0] else None), zero
 
 
 class Clamp(Op):
