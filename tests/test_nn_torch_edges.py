@@ -195,3 +195,41 @@ def test_adam_takes_a_tensor_lr_set_on_its_group():
     p.grad = tg.ones(3)
     opt.step()
     np.testing.assert_allclose(p.detach().numpy(), [0.95] * 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["normal_", "uniform_", "xavier_uniform_", "xavier_normal_",
+                                  "kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_random_init_of_a_non_floating_tensor_raises(init, dtype):
+    t = tg.zeros(3, 4, dtype=getattr(tg, dtype))
+    with pytest.raises(NotImplementedError, match="not implemented"):
+        getattr(nn.init, init)(t)
+    assert not t.numpy().any()  # untouched
+    if torch is not None:
+        with pytest.raises(NotImplementedError):
+            getattr(torch.nn.init, init)(torch.zeros(3, 4, dtype=getattr(torch, dtype)))
+    assert nn.init.constant_(tg.zeros(2, dtype=getattr(tg, dtype)), 1).tolist() == (
+        [1, 1] if dtype == "int64" else [True, True])
+
+
+def _seq_ops(lib):
+    a = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.ReLU())
+    ref = a
+    a += lib.nn.Sequential(lib.nn.Sigmoid())
+    out = [ref is a, [type(m).__name__ for m in a]]
+    c, d = a * 2, 2 * a
+    out += [len(c), len(d), c[0] is c[3], c[0] is a[0]]
+    a *= 2
+    out += [ref is a, len(a), tuple(a(lib.ones(1, 2)).shape)]
+    for bad, err in ((lambda: a * 0, ValueError), (lambda: a * 1.5, TypeError),
+                     (lambda: a.__iadd__(lib.nn.ReLU()), ValueError)):
+        with pytest.raises(err):
+            bad()
+    return out
+
+
+def test_sequential_in_place_add_and_repeat_as_torch():
+    got = _seq_ops(tg)
+    assert got == [True, ["Linear", "ReLU", "Sigmoid"], 6, 6, True, True, True, 6, (1, 2)]
+    if torch is not None:
+        assert _seq_ops(torch) == got

@@ -257,6 +257,27 @@ BAD_INPUT_CASES = {
                             "view size is not compatible"),
     "view_as of a transpose": (lambda L: L.zeros(2, 3).t().view_as(L.zeros(6)), RuntimeError,
                                "view size is not compatible"),
+    "max() of nothing": (lambda L: L.zeros(0).max(), RuntimeError, "Expected reduction dim"),
+    "amax() of nothing": (lambda L: L.zeros(0, 2).amax(), RuntimeError, "Expected reduction dim"),
+    "min(0) over an empty dim": (lambda L: L.zeros(0, 3).min(0), IndexError,
+                                 "Expected reduction dim 0 to have non-zero size"),
+    "int ** -1": (lambda L: L.tensor([2]) ** -1, RuntimeError, "negative integer powers"),
+    "zeros(-1)": (lambda L: L.zeros(-1), RuntimeError, "negative dimension|non-negative"),
+    "randn(2, -1)": (lambda L: L.randn(2, -1), RuntimeError, "negative dimension"),
+    "expand -1 in a new dim": (lambda L: L.zeros(3, 1).expand(-1, 3, 4), RuntimeError,
+                               "isn't allowed in a leading, non-existing dimension 0"),
+    "in place on an expanded view": (lambda L: L.zeros(3, 1).expand(3, 4).add_(1), RuntimeError,
+                                     "more than one element of the written-to tensor"),
+    "float() of 2 elements": (lambda L: float(L.zeros(2)), ValueError, "only one element"),
+    "int() of 2 elements": (lambda L: int(L.zeros(2)), ValueError, "only one element"),
+    "tensor(None)": (lambda L: L.tensor(None), RuntimeError, "Could not infer dtype of NoneType"),
+    "tensor([1, None])": (lambda L: L.tensor([1.0, None]), RuntimeError,
+                          "Could not infer dtype of NoneType"),
+    "mm of a 3-D tensor": (lambda L: L.zeros(2, 2, 2).mm(L.zeros(2, 2)), RuntimeError,
+                           "self must be a matrix"),
+    "mm by a 1-D tensor": (lambda L: L.zeros(2, 2).mm(L.zeros(2)), RuntimeError,
+                           "mat2 must be a matrix"),
+    "cat([])": (lambda L: L.cat([]), ValueError, "expected a non-empty list of Tensors"),
 }
 
 
@@ -271,6 +292,11 @@ def test_bad_input_raises_as_torch(name):
 
 
 def test_what_still_works_beside_those_errors():
+    assert tg.zeros(0, 3).amax(1).shape == (0,) and tg.zeros(0, 3).max(1).values.shape == (0,)
+    assert tg.zeros(3, 1).expand(2, -1, 4).shape == (2, 3, 4)
+    assert float(tg.ones(1, 1)) == 1.0 and int(tg.tensor([7])) == 7
+    assert tg.ones(2, 3).mm(tg.ones(3, 1)).tolist() == [[3.0], [3.0]]
+    assert tg.zeros(0).shape == (0,)
     assert tg.arange(0, 0).shape == (0,) and tg.arange(5, 0, -2).tolist() == [5, 3, 1]
     assert (tg.tensor([True, False]) + 1).tolist() == [2, 1]
     assert (~tg.tensor([True, False])).tolist() == [False, True]

@@ -44,23 +44,33 @@ def as_tensor(data, dtype=None) -> Tensor:
     return Tensor(data, dtype=dtype)
 
 
+def _size(size) -> tuple:
+    """A factory's shape argument (ints, or one tuple/list of them), none negative."""
+    shape = _shape_arg(size)
+    for d in shape:
+        if d < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: "
+                               f"{list(shape)}")
+    return shape
+
+
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _new(np.zeros(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.zeros(_size(size), _float_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _new(np.ones(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.ones(_size(size), _float_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _new(np.empty(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return _new(np.empty(_size(size), _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else np.int64
                  if isinstance(fill_value, int) else _dt.get_default_dtype())
-    return _new(np.full(_shape_arg((size,)), fill_value, _dt.to_dtype(dtype)), requires_grad)
+    return _new(np.full(_size((size,)), fill_value, _dt.to_dtype(dtype)), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -92,14 +102,14 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False, device=
     """Uniform on [0, 1)."""
     dt = _random_dtype(dtype, "check_uniform_bounds")
     g = generator or default_generator()
-    return _new(g.random(_shape_arg(size)).astype(dt), requires_grad)
+    return _new(g.random(_size(size)).astype(dt), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal N(0, 1)."""
     dt = _random_dtype(dtype, "normal_kernel_cpu")
     g = generator or default_generator()
-    return _new(g.standard_normal(_shape_arg(size)).astype(dt), requires_grad)
+    return _new(g.standard_normal(_size(size)).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:

@@ -53,9 +53,16 @@ def _as_array(data, dtype=None) -> np.ndarray:
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
         return arr
-    raise TypeError(
-        f"can't convert {type(data).__name__} of dtype {arr.dtype} to a tensor: expected numbers, "
-        "(nested) lists of numbers, or a NumPy array of a numeric or bool dtype"
+    if arr.dtype.kind in "USa":  # PyTorch: TypeError for strings ...
+        raise TypeError(
+            f"can't convert {type(data).__name__} of dtype {arr.dtype} to a tensor: expected "
+            "numbers, (nested) lists of numbers, or a NumPy array of a numeric or bool dtype"
+        )
+    bad = data if arr.ndim == 0 else next(
+        (v for v in arr.ravel() if not isinstance(v, (builtins.int, builtins.float))), data)
+    raise RuntimeError(  # ... and RuntimeError for other objects (None, a dict, ...)
+        f"Could not infer dtype of {type(bad).__name__} (expected numbers, (nested) lists of "
+        "numbers, or a NumPy array of a numeric or bool dtype)"
     )
 
 
@@ -253,10 +260,14 @@ class Tensor:
         return builtins.bool(self.data)
 
     def __float__(self) -> float:
-        return builtins.float(self.item())
+        if self.data.size != 1:  # (PyTorch: ValueError here, RuntimeError from item())
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return builtins.float(self.data.item())
 
     def __int__(self) -> int:
-        return builtins.int(self.item())
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return builtins.int(self.data.item())
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iub" or self.data.size != 1:
@@ -375,6 +386,12 @@ class Tensor:
         if not np.can_cast(res.dtype, self.dtype, "same_kind"):
             raise RuntimeError(
                 f"result type {res.dtype} can't be cast to the desired output type {self.dtype}"
+            )
+        if not self.data.flags.writeable:  # expand()'s view repeats memory (or a read-only array)
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to "
+                "a single memory location (or its memory is read-only). Please clone() the "
+                "tensor before performing the operation."
             )
         np.copyto(self.data, res.data, casting="same_kind")
         _node.bump(self._vc)
@@ -733,11 +750,13 @@ class Tensor:
         return _ew.StdSqrt.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def amax(self, dim=(), keepdim=False):
+        self._reducible("amax", dim)
         return _red.Amax.apply(
             self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
         )
 
     def amin(self, dim=(), keepdim=False):
+        self._reducible("amin", dim)
         return _red.Amin.apply(
             self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
         )
@@ -747,6 +766,7 @@ class Tensor:
         if isinstance(dim, Tensor):
             return maximum(self, dim)
         if dim is None:
+            self._reducible("max", None)
             return _red.Amax.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, True)
 
@@ -754,11 +774,27 @@ class Tensor:
         if isinstance(dim, Tensor):
             return minimum(self, dim)
         if dim is None:
+            self._reducible("min", None)
             return _red.Amin.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, False)
 
+    def _reducible(self, name: str, dim) -> None:
+        """PyTorch's errors for a max/min over nothing (which has no identity)."""
+        if self.data.size:
+            return
+        axes = _axes(dim, self.ndim) if dim is not None else None
+        if axes is None:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        for a in axes:
+            if self.shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+
     def _maxdim(self, dim, keepdim, largest):
         d = _dim1(dim, self.ndim)
+        if self.data.size == 0:
+            self._reducible("max" if largest else "min", d)
         if self.ndim == 0:
             idx = Tensor._make(np.asarray(0, np.int64), None, False)
             return _return_types[largest](self.clone(), idx)
@@ -880,6 +916,10 @@ class Tensor:
                 f"or equal to the number of dimensions in the tensor ({self.ndim})"
             )
         lead = len(sizes) - self.ndim
+        for i, s in enumerate(sizes[:lead]):
+            if s < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
         shape = tuple(
             self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
         )
@@ -961,7 +1001,12 @@ class Tensor:
             )
         return matmul(self, other)
 
-    mm = matmul
+    def mm(self, mat2):
+        """The matrix product of two 2-D tensors (``matmul`` for any dims)."""
+        for name, t in (("self", self), ("mat2", mat2)):
+            if not isinstance(t, Tensor) or t.ndim != 2:
+                raise RuntimeError(f"{name} must be a matrix")
+        return matmul(self, mat2)
 
 
 
@@ -1165,7 +1210,7 @@ def where(condition, input, other) -> Tensor:
 def cat(tensors, dim=0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     nd = tensors[0].ndim
     if nd == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")

@@ -104,7 +104,7 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                 x_pos = np.unravel_index(a, inputs[i].shape) if inputs[i].ndim else ()
                 msg = (f"Jacobian mismatch for output {j} with respect to input {i}: worst entry "
                        f"at input element {tuple(int(v) for v in x_pos)}, output element {b}: "
-                       f"analytical {ana[a, b]!r} vs numerical {num[a, b]!r} "
+                       f"analytical {float(ana[a, b])!r} vs numerical {float(num[a, b])!r} "
                        f"(atol={atol}, rtol={rtol}; {int(bad.sum())} of {bad.size} entries differ)"
                        f"\nnumerical:{num}\nanalytical:{ana}\n")
                 if raise_exception:

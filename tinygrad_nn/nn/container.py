@@ -179,6 +179,32 @@ class Sequential(Module):
             ret.append(layer)
         return ret
 
+    def __iadd__(self, other: Sequential) -> Sequential:
+        """``s += other``: other's modules appended to s itself (as PyTorch)."""
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        return self.extend(list(other))
+
+    def __mul__(self, other: int) -> Sequential:
+        """``s * n``: a new Sequential of s's modules n times over (the same module objects)."""
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        ret = Sequential()
+        for _ in range(other):
+            ret.extend(list(self))
+        return ret
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other: int) -> Sequential:
+        """``s *= n``: s's modules repeated n times, in s itself."""
+        repeated = self * other
+        _reset_modules(self, [(str(i), m) for i, m in enumerate(repeated)])
+        return self
+
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self

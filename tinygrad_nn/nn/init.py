@@ -39,6 +39,13 @@ def _gen(generator: np.random.Generator | None) -> np.random.Generator:
     return generator
 
 
+def _floating(tensor: Tensor, kernel: str) -> None:
+    """PyTorch's error for a random fill of a tensor that is not floating point."""
+    if isinstance(tensor, Tensor) and tensor.data.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for {tensor.data.dtype.name!r}: '
+                                  "random initialisation needs a floating point tensor")
+
+
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into ``tensor.data`` in place (cast to its dtype), bump its version."""
     if not isinstance(tensor, Tensor):
@@ -98,6 +105,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
     if a > b:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > "
                            f"to={b}")
+    _floating(tensor, "check_uniform_bounds")
     return _fill(tensor, _gen(generator).uniform(a, b, size=tensor.shape))
 
 
@@ -106,6 +114,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
     """Fill with draws from N(mean, std²)."""
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    _floating(tensor, "normal_kernel_cpu")
     return _fill(tensor, _gen(generator).normal(mean, std, size=tensor.shape))
 
 

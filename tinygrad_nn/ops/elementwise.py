@@ -85,7 +85,10 @@ class Pow(Op):
     saves = (0, 1)
 
     def forward(self, x, y):
-        return x**y
+        try:
+            return x**y
+        except ValueError as e:  # NumPy's for integers to negative integer powers: PyTorch's
+            raise RuntimeError(str(e)) from None  # RuntimeError, the same words
 
     def backward(self, g):
         x, y = self.inputs(g)
