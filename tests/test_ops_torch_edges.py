@@ -346,3 +346,17 @@ def test_relu_gradgradcheck():
     assert tg.autograd.gradcheck(lambda t: (t.relu() * t * t).sum(), (x,))
     assert tg.autograd.gradgradcheck(lambda t: (t.relu() * t * t).sum(), (x,))
     assert tg.autograd.gradgradcheck(lambda t: t.relu() * 3.0, (x,))
+
+
+def test_relu_second_derivative_is_exactly_zero_even_for_an_infinite_upstream():
+    x = tg.tensor([1.0, -2.0], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(x.relu().sum(), x, create_graph=True)
+    v = tg.tensor([np.inf, 1.0], dtype=tg.float64)
+    (h,) = tg.autograd.grad(g, x, grad_outputs=v)
+    assert h.tolist() == [0.0, 0.0]  # not inf·0 = NaN
+    if torch is not None:
+        tx = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+        (tg_,) = torch.autograd.grad(tx.relu().sum(), tx, create_graph=True)
+        (th,) = torch.autograd.grad(tg_, tx, grad_outputs=torch.tensor([np.inf, 1.0],
+                                                                      dtype=torch.float64))
+        assert th.tolist() == [0.0, 0.0]

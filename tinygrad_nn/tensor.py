@@ -507,11 +507,9 @@ class Tensor:
         elif isinstance(other, _Scalar):
             if isinstance(other, np.generic):  # a NumPy scalar is weak like a Python one (torch)
                 other = other.item()
-            if cls is _ew.Sub and (other is True or other is False):
-                _ew.check_sub(a, other)
+            if cls is _ew.Sub and (a.dtype.kind == "b" or other is True or other is False):
+                _ew.check_sub(a, other)  # a bool operand: PyTorch's error (before the cast)
             if a.dtype.kind != "f":
-                if cls is _ew.Sub:
-                    _ew.check_sub(a, other)
                 dt = _dt.scalar_result_type(a.dtype, other)
                 if dt != a.dtype:
                     x = self.to(dt)
@@ -751,15 +749,11 @@ class Tensor:
 
     def amax(self, dim=(), keepdim=False):
         self._reducible("amax", dim)
-        return _red.Amax.apply(
-            self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
-        )
+        return _red.Amax.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def amin(self, dim=(), keepdim=False):
         self._reducible("amin", dim)
-        return _red.Amin.apply(
-            self, axis=_axes(dim, self.ndim) if dim != () else None, keepdims=keepdim
-        )
+        return _red.Amin.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):
         """max() → 0-d max; max(dim) → (values, indices); max(other_tensor) → maximum."""

@@ -31,8 +31,9 @@ _BOOL_HINT = "If you are trying to invert a mask, use the `~` or `logical_not()`
 
 
 def check_sub(x, y) -> None:
-    """PyTorch's error for a subtraction with a bool operand (a bool tensor or a Python bool),
-    raised before promotion would cast it (Tensor.__sub__/__rsub__)."""
+    """PyTorch's error for a subtraction with a bool operand (a bool array or a Python bool):
+    ``Tensor._binary`` calls it before promotion would cast the bool away, ``Sub.forward`` where
+    NumPy refuses two bool arrays."""
     for v in (x, y):
         dt = getattr(v, "dtype", None)
         if dt == np.bool_ or isinstance(v, (bool, np.bool_)):
@@ -88,7 +89,9 @@ class Pow(Op):
         try:
             return x**y
         except ValueError as e:  # NumPy's for integers to negative integer powers: PyTorch's
-            raise RuntimeError(str(e)) from None  # RuntimeError, the same words
+            if "negative integer powers" not in str(e):  # RuntimeError, the same words
+                raise
+            raise RuntimeError(str(e)) from None
 
     def backward(self, g):
         x, y = self.inputs(g)
@@ -266,9 +269,15 @@ class ThresholdBackward(Op):
     def backward(self, gg):
         x = self.parents[1]
         n = self.needs_input_grad
-        ggx = ThresholdBackward.apply(gg, x) if isinstance(gg, Tensor) else gg * (x.data > 0)
-        zero = (gg * 0.0) if n[1] else None  # (a zero of gg's kind: array or tracked)
-        return (ggx if n[0] else None), zero
+        tracked = isinstance(gg, Tensor)
+        ggx = None
+        if n[0]:
+            ggx = ThresholdBackward.apply(gg, x) if tracked else gg * (x.data > 0)
+        zero = None
+        if n[1]:  # exactly 0 (not gg·0, which is NaN where gg is inf or NaN)
+            zero = np.zeros_like(x.data)
+            zero = Tensor._make(zero, None, False) if tracked else zero
+        return ggx, zero
 
 
 class Clamp(Op):
