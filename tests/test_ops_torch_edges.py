@@ -126,6 +126,18 @@ def test_where_promotes_python_scalars_weakly(case):
         assert ref.tolist() == values and str(ref.dtype) == f"torch.{dtype}"
 
 
+def test_free_functions_type_python_scalars_weakly():
+    """The shared promotion of free functions' arguments (``_tensor_args``), behind ``where``,
+    ``maximum``, ``minimum`` and tensor-bound ``clamp``: a number never truncates."""
+    out = tg.maximum(tg.tensor([1, 3]), 2.5)
+    assert out.tolist() == [2.5, 3.0] and out.dtype == np.float32
+    out = tg.minimum(1.5, tg.tensor([1, 3]))
+    assert out.tolist() == [1.0, 1.5] and out.dtype == np.float32
+    assert tg.maximum(tg.tensor([1, 3]), 2).dtype == np.int64
+    x = tg.tensor([1.0, 3.0], dtype=tg.float64)
+    assert tg.maximum(x, 2).dtype == np.float64 and tg.maximum(x, 2).tolist() == [2.0, 3.0]
+
+
 def test_clamp_with_float_bounds_promotes_an_integer_tensor():
     out = tg.tensor([1, 5]).clamp(2.5)
     assert out.dtype == np.float32 and out.tolist() == [2.5, 5.0]

@@ -507,9 +507,9 @@ class Tensor:
         elif isinstance(other, _Scalar):
             if isinstance(other, np.generic):  # a NumPy scalar is weak like a Python one (torch)
                 other = other.item()
-            if cls is _ew.Sub and (a.dtype.kind == "b" or other is True or other is False):
-                _ew.check_sub(a, other)  # a bool operand: PyTorch's error (before the cast)
             if a.dtype.kind != "f":
+                if cls is _ew.Sub and a.dtype.kind == "b":
+                    _ew.check_sub(a, other)  # PyTorch's error, before the cast to int
                 dt = _dt.scalar_result_type(a.dtype, other)
                 if dt != a.dtype:
                     x = self.to(dt)
@@ -689,17 +689,15 @@ class Tensor:
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            lo = min if min is None or isinstance(min, Tensor) else _weak(min, self)
-            hi = max if max is None or isinstance(max, Tensor) else _weak(max, self)
-            ts = _tensor_args(*(t for t in (self, lo, hi) if t is not None))
-            x = ts.pop(0)
-            lo = ts.pop(0) if lo is not None else None
-            hi = ts.pop(0) if hi is not None else None
+            x, *ts = _tensor_args(*(t for t in (self, min, max) if t is not None))
+            lo = ts.pop(0) if min is not None else None
+            hi = ts.pop(0) if max is not None else None
             return _ew.ClampTensor.apply(x, lo, hi)
         x = self
-        for b in (min, max):  # a float bound makes an integer tensor's result float (weakly)
-            if b is not None and (dt := _dt.scalar_result_type(x.dtype, b)) != x.dtype:
-                x = x.to(dt)
+        if x.data.dtype.kind != "f":  # a float bound makes an integer tensor's result float
+            for b in (min, max):  # (weakly: the default float dtype)
+                if b is not None and (dt := _dt.scalar_result_type(x.dtype, b)) != x.dtype:
+                    x = x.to(dt)
         return _ew.Clamp.apply(x, min=min, max=max)
 
     clip = clamp
@@ -748,11 +746,9 @@ class Tensor:
         return _ew.StdSqrt.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def amax(self, dim=(), keepdim=False):
-        self._reducible("amax", dim)
         return _red.Amax.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        self._reducible("amin", dim)
         return _red.Amin.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):
@@ -760,7 +756,6 @@ class Tensor:
         if isinstance(dim, Tensor):
             return maximum(self, dim)
         if dim is None:
-            self._reducible("max", None)
             return _red.Amax.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, True)
 
@@ -768,27 +763,11 @@ class Tensor:
         if isinstance(dim, Tensor):
             return minimum(self, dim)
         if dim is None:
-            self._reducible("min", None)
             return _red.Amin.apply(self, axis=None, keepdims=False, nans_share=True)
         return self._maxdim(dim, keepdim, False)
 
-    def _reducible(self, name: str, dim) -> None:
-        """PyTorch's errors for a max/min over nothing (which has no identity)."""
-        if self.data.size:
-            return
-        axes = _axes(dim, self.ndim) if dim is not None else None
-        if axes is None:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
-                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
-                               "argument.")
-        for a in axes:
-            if self.shape[a] == 0:
-                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
-
     def _maxdim(self, dim, keepdim, largest):
         d = _dim1(dim, self.ndim)
-        if self.data.size == 0:
-            self._reducible("max" if largest else "min", d)
         if self.ndim == 0:
             idx = Tensor._make(np.asarray(0, np.int64), None, False)
             return _return_types[largest](self.clone(), idx)
@@ -958,11 +937,12 @@ class Tensor:
         """PyTorch's indexing: NumPy's, except that ints (and 0-d integer tensors) always index
         as in basic indexing, before any index array (``x[0, :, [0, 1]]`` is ``x[0][:, [0, 1]]``,
         where NumPy would move the indexed dims to the front), an index of ints only is a 0-d
-        view (NumPy returns a copied scalar), and a slice's step must be positive."""
+        view (``GetItem``; NumPy returns a copied scalar), and a slice's step must be positive."""
         index = _index(index)
-        split = _split_ints(index, self.ndim)
-        if split is not None:
-            return self[split[0]][split[1]]
+        if type(index) is tuple and len(index) > 1:
+            split = _split_ints(index, self.ndim)
+            if split is not None:
+                return self[split[0]][split[1]]
         out = _mv.GetItem.apply(self, index=index)
         if out.data.base is not None:  # basic indexing: a view
             out._vc = self._vc
@@ -1061,18 +1041,23 @@ def _overwrite(t: Tensor, src: Tensor) -> Tensor:
 
 def _index(index):
     """Convert Tensor / list indices to NumPy ones (bool masks stay masks; a 0-d integer tensor
-    is an int, as in PyTorch); an index of ints, slices, None and ``...`` only gets a trailing
-    ``...``, so that NumPy returns a view even where every dim is indexed by an int."""
-    items = tuple(_index1(i) for i in index) if isinstance(index, tuple) else (_index1(index),)
-    if all(type(i) is slice or i is None or isinstance(i, _INTEGER) for i in items):  # (no ...)
-        items = (*items, Ellipsis)
-    return items
+    is an int, as in PyTorch)."""
+    if type(index) is tuple:
+        return tuple(map(_index1, index))
+    return _index1(index)
 
 
 _INTEGER = (builtins.int, np.integer)
 
 
 def _index1(i):
+    t = type(i)
+    if t is builtins.int:
+        return i
+    if t is slice:
+        if i.step is not None and i.step <= 0:
+            raise ValueError("step must be greater than zero")
+        return i
     if isinstance(i, Tensor):
         a = i.data
         if a.dtype.kind == "f":
@@ -1080,16 +1065,14 @@ def _index1(i):
         if a.ndim == 0 and a.dtype.kind in "iu":
             return builtins.int(a)
         return a
-    if isinstance(i, list):
+    if t is list:
         arr = np.asarray(i)
         if arr.dtype.kind == "f":
             if arr.size == 0:  # [] indexes nothing, as an empty long tensor
                 return np.zeros(0, np.intp)
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         return arr
-    if type(i) is slice and i.step is not None and i.step <= 0:
-        raise ValueError("step must be greater than zero")
-    if isinstance(i, builtins.bool) or i is np.True_ or i is np.False_:
+    if t is builtins.bool:  # a mask of one element (not an int: it adds a dim, as in NumPy)
         return np.asarray(i)
     return i
 
@@ -1098,9 +1081,13 @@ def _split_ints(index: tuple, ndim: int):
     """For an index with both ints and index arrays: (the ints, with every other dim kept, as
     a basic index; the rest for the result of that), so that the ints never count as advanced
     indices (PyTorch's rule); else None."""
-    if not any(isinstance(i, _INTEGER) for i in index) or all(
-        not isinstance(i, np.ndarray) for i in index
-    ):
+    ints = arrays = False
+    for i in index:
+        if isinstance(i, np.ndarray):
+            arrays = True
+        elif isinstance(i, _INTEGER):
+            ints = True
+    if not (ints and arrays):
         return None
     used = builtins.sum(
         (i.ndim if i.dtype == np.bool_ else 1) if isinstance(i, np.ndarray) else 1
@@ -1124,19 +1111,26 @@ def _split_ints(index: tuple, ndim: int):
 
 
 def _tensor_args(*xs):
-    """Promote the Tensor/number/array arguments of a free function to Tensors of one dtype."""
-    ts = [x if isinstance(x, Tensor) else None for x in xs]
-    ref = next((t for t in ts if t is not None), None)
-    if ref is None:
-        ts = [Tensor(x) for x in xs]
-        ref = ts[0]
-    out = []
-    for x, t in zip(xs, ts, strict=True):
-        out.append(
-            t
-            if t is not None
-            else Tensor(np.asarray(x, dtype=ref.dtype) if isinstance(x, _Scalar) else x)
-        )
+    """Promote the Tensor/number/array arguments of a free function to Tensors of one dtype (a
+    Python number beside a Tensor is weakly typed, as in PyTorch: an int tensor and 2.5 give the
+    default float dtype)."""
+    for ref in xs:
+        if isinstance(ref, Tensor):
+            rdt = ref.data.dtype
+            break
+    else:
+        rdt = None
+    out, same = [], True
+    for x in xs:
+        if not isinstance(x, Tensor):
+            if rdt is None or not isinstance(x, _Scalar):
+                x = Tensor(x)
+            else:
+                x = Tensor._make(np.asarray(x, _dt.scalar_result_type(rdt, x)), None, False)
+        out.append(x)
+        same = same and x.data.dtype == out[0].data.dtype
+    if same:
+        return out
     dt = _dt.result_type_all([(t.dtype, t.ndim) for t in out])
     return [t if t.dtype == dt else t.to(dt) for t in out]
 
@@ -1174,14 +1168,6 @@ def minimum(a, b) -> Tensor:
     return _ew.Minimum.apply(a, b)
 
 
-def _weak(value, t: Tensor) -> Tensor:
-    """``value`` (a Python number, or array-like) as a Tensor beside ``t`` in a binary op: a
-    number is weakly typed, as in PyTorch (``where(c, int_tensor, 2.5)`` is float32)."""
-    if isinstance(value, _Scalar):
-        return Tensor(np.asarray(value, dtype=_dt.scalar_result_type(t.dtype, value)))
-    return Tensor(np.asarray(value, dtype=t.dtype))
-
-
 def where(condition, input, other) -> Tensor:
     """Elementwise ``input if condition else other``; differentiable in input and other."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -1190,13 +1176,8 @@ def where(condition, input, other) -> Tensor:
             f"where expected condition to be a boolean tensor, but got a tensor "
             f"with dtype {cond.dtype}"
         )
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input, other = _tensor_args(input, other)
-    elif not isinstance(input, Tensor):
-        input = _weak(input, other)
-    elif not isinstance(other, Tensor):
-        other = _weak(other, input)
-    if input.dtype != other.dtype:
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)
+            and input.data.dtype == other.data.dtype):
         input, other = _tensor_args(input, other)
     return _ew.Where.apply(input, other, cond=cond)
 

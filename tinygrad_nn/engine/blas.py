@@ -16,8 +16,9 @@ same bits (``tests/test_fast_paths.py``), for every size.
 ctypes objects made once, so a call costs ~0.5 µs of ctypes (an array's ``.ctypes.data`` alone
 costs ~1.4 µs). OpenBLAS runs an axpy of more than 10,000 elements on its threads, which pays
 only for big arrays: waking them costs more than the work below about 1 MiB (the book's float64
-step: ~15 µs a step, 188 KB), so below 1 MiB a plan is calls of at most 10,000 elements, which
-OpenBLAS runs on the calling thread.
+step: ~15 µs a step, 188 KB), so below 1 MiB, while OpenBLAS has more than one thread, the update
+is one ``axpby`` call with β = 1 (never threaded), or where there is none calls of at most 10,000
+elements, which OpenBLAS runs on the calling thread (``_unthreaded``).
 
 NumPy's wheels bundle OpenBLAS as ``scipy-openblas`` built with 64-bit integers (its
 configuration says ``USE64BITINT``), exporting ``scipy_cblas_saxpy64_`` and

@@ -32,8 +32,8 @@ _BOOL_HINT = "If you are trying to invert a mask, use the `~` or `logical_not()`
 
 def check_sub(x, y) -> None:
     """PyTorch's error for a subtraction with a bool operand (a bool array or a Python bool):
-    ``Tensor._binary`` calls it before promotion would cast the bool away, ``Sub.forward`` where
-    NumPy refuses two bool arrays."""
+    ``Tensor._binary`` calls it before promotion would cast a bool tensor away, ``Sub.forward``
+    for a Python bool and where NumPy refuses two bool arrays."""
     for v in (x, y):
         dt = getattr(v, "dtype", None)
         if dt == np.bool_ or isinstance(v, (bool, np.bool_)):
@@ -43,6 +43,8 @@ def check_sub(x, y) -> None:
 
 class Sub(Op):
     def forward(self, x, y):
+        if type(x) is bool or type(y) is bool:  # (NumPy takes Python bools)
+            check_sub(x, y)
         try:
             return x - y
         except TypeError:  # NumPy's for two bool arrays

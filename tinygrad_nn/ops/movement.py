@@ -56,6 +56,8 @@ class GetItem(Op):
     def forward(self, x, index=None):
         self.index, self.shape, self.dtype = index, x.shape, x.dtype
         out = x[index]
+        if type(out) is not np.ndarray:  # every dim indexed by an int: a 0-d view, not a scalar
+            out = x[(*index, ...) if type(index) is tuple else (index, ...)]
         if _is_basic(index):
             self.saves = (0,)  # a view of x: version-checked like Reshape
         return out

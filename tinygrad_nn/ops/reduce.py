@@ -14,6 +14,17 @@ from ..engine.node import Op, xp
 from ..tensor import Tensor
 
 
+def _nothing_to_reduce(name: str, shape: tuple, axis) -> None:
+    """PyTorch's errors for a max/min of an empty tensor (which has no identity): over all its
+    dims, or over a dim of size 0; a reduction over other dims of it is fine (empty)."""
+    if axis is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           "== 0. Specify the reduction dim with the 'dim' argument.")
+    for a in axis:
+        if shape[a] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+
+
 def _keep(g, shape, axis, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input (axes kept as size 1)."""
     if keepdims or axis is None and g.ndim == 0 and len(shape) == 0:
@@ -54,9 +65,12 @@ class Amax(Op):
     saves = (0,)
     saves_out = True
     fn = staticmethod(np.max)
+    names = ("amax", "max")  # (the op's name in errors: amax(), or max() of all: nans_share)
 
     def forward(self, x, axis=None, keepdims=False, nans_share=False):
         self.axis, self.keepdims, self.nans_share = axis, keepdims, nans_share
+        if x.size == 0:
+            _nothing_to_reduce(self.names[nans_share], x.shape, axis)
         return self.fn(x, axis=axis, keepdims=keepdims)
 
     def backward(self, g):
@@ -80,6 +94,7 @@ class Amax(Op):
 
 class Amin(Amax):
     fn = staticmethod(np.min)
+    names = ("amin", "min")
 
 
 class MaxDim(Op):
@@ -88,6 +103,8 @@ class MaxDim(Op):
     saves = (0,)
 
     def forward(self, x, axis=0, keepdims=False, largest=True):
+        if x.size == 0:
+            _nothing_to_reduce("max" if largest else "min", x.shape, (axis,))
         idx = np.argmax(x, axis=axis) if largest else np.argmin(x, axis=axis)
         self.index, self.axis, self.keepdims, self.shape = idx, axis, keepdims, x.shape
         vals = np.take_along_axis(x, np.expand_dims(idx, axis), axis=axis)
