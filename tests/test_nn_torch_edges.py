@@ -135,6 +135,38 @@ def test_some_targets_ignored_still_divides_by_the_kept_weight():
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
 
 
+ZERO_WEIGHT = {  # class 0 has weight 0; the targets are 0 and ignored rows
+    "nll_loss": lambda L, x, t, w: L.nn.functional.nll_loss(x.log_softmax(1), t, weight=w),
+    "cross_entropy": lambda L, x, t, w: L.nn.functional.cross_entropy(x, t, weight=w),
+    "CrossEntropyLoss": lambda L, x, t, w: L.nn.CrossEntropyLoss(weight=w)(x, t),
+    "cross_entropy smoothed": lambda L, x, t, w: L.nn.functional.cross_entropy(
+        x, t, weight=w, label_smoothing=0.1),
+}
+
+
+@pytest.mark.parametrize("targets", [[0, 0, 0], [0, -100, 0]], ids=["kept", "one ignored"])
+@pytest.mark.parametrize("name", list(ZERO_WEIGHT))
+def test_targeted_weights_summing_to_zero_give_nan_as_pytorch(name, targets):
+    """'mean' with Σ w_t = 0 over kept rows: the loss is 0/0, and so is the gradient of every
+    kept row (PyTorch's log_softmax backward spreads it over the row); an ignored row's is 0."""
+    x = tg.tensor(np.arange(9.0).reshape(3, 3) / 4, dtype=tg.float64, requires_grad=True)
+    w = tg.tensor([0.0, 1.0, 2.0], dtype=tg.float64)
+    with np.errstate(all="ignore"):
+        loss = ZERO_WEIGHT[name](tg, x, tg.tensor(targets), w)
+        loss.backward()
+    assert np.isnan(loss.item())
+    kept = np.array(targets) != -100
+    g = x.grad.numpy()
+    assert np.isnan(g[kept]).all() and not np.isnan(g[~kept]).any() and not g[~kept].any()
+    if torch is not None:
+        tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+        tloss = ZERO_WEIGHT[name](torch, tx, torch.tensor(targets), torch.tensor(w.numpy()))
+        tloss.backward()
+        assert np.isnan(tloss.item())
+        np.testing.assert_array_equal(np.isnan(tx.grad.numpy()), np.isnan(g))
+        np.testing.assert_array_equal(np.nan_to_num(tx.grad.numpy()), np.nan_to_num(g))
+
+
 def test_quadratic_cost_of_an_empty_batch_is_nan_with_an_empty_gradient():
     x = tg.zeros(0, 10, requires_grad=True)
     loss = nn.QuadraticCost()(x, tg.zeros(0, 10))

@@ -290,6 +290,12 @@ BAD_INPUT_CASES = {
     "mm by a 1-D tensor": (lambda L: L.zeros(2, 2).mm(L.zeros(2)), RuntimeError,
                            "mat2 must be a matrix"),
     "cat([])": (lambda L: L.cat([]), ValueError, "expected a non-empty list of Tensors"),
+    "softmax of int64": (lambda L: L.tensor([1, 2]).softmax(0), NotImplementedError,
+                         "not implemented for 'Long'"),
+    "log_softmax of bool": (lambda L: L.nn.functional.log_softmax(L.tensor([True]), 0),
+                            NotImplementedError, "not implemented for 'Bool'"),
+    "softmax of a 0-d int32": (lambda L: L.tensor(3, dtype=L.int32).softmax(0),
+                               NotImplementedError, "not implemented for 'Int'"),
 }
 
 
@@ -319,6 +325,9 @@ def test_what_still_works_beside_those_errors():
     assert x.t().reshape(-1).tolist() == [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]  # reshape may copy
     assert tg.zeros(0, 3).t().view(-1).shape == (0,)
     assert tg.rand(2, dtype=tg.float64).dtype == np.float64
+    s = tg.tensor([1, 2]).softmax(0, dtype=tg.float64)  # an integer input with a float dtype
+    assert s.dtype == np.float64 and s.tolist() == pytest.approx([0.2689414, 0.7310586])
+    assert tg.tensor([1, 2]).logsumexp(0).item() == pytest.approx(np.log(np.e + np.e**2))
 
 
 def test_assigned_grad_must_have_the_tensors_dtype():
@@ -372,3 +381,30 @@ def test_relu_second_derivative_is_exactly_zero_even_for_an_infinite_upstream():
         (th,) = torch.autograd.grad(tg_, tx, grad_outputs=torch.tensor([np.inf, 1.0],
                                                                       dtype=torch.float64))
         assert th.tolist() == [0.0, 0.0]
+
+
+INT_POWERS = {  # bases and exponents of every sign, the exponent a tensor (PyTorch wraps)
+    "int64": lambda L: L.tensor([0, 0, 2, -2, 1, -1, -1, 3, 5]) ** L.tensor(
+        [-1, -2, -1, -1, -5, -3, -4, 0, 2]),
+    "int32": lambda L: L.tensor([0, 2, -1, 7], dtype=L.int32) ** L.tensor(
+        [-1, -1, -7, 1], dtype=L.int32),
+    "broadcast": lambda L: L.tensor([[2], [-1], [1]]) ** L.tensor([-1, -2, 3]),
+    "0-d exponent": lambda L: L.tensor([2, -1, 1]) ** L.tensor(-1),
+    "Python base": lambda L: 2 ** L.tensor([-1, 0, 3]),
+}
+INT_POWERS_EXPECTED = {
+    "int64": [0, 0, 0, 0, 1, -1, 1, 1, 25],
+    "int32": [0, 0, -1, 7],
+    "broadcast": [[0, 0, 8], [-1, 1, -1], [1, 1, 1]],
+    "0-d exponent": [0, -1, 1],
+    "Python base": [0, 1, 8],
+}
+
+
+@pytest.mark.parametrize("name", list(INT_POWERS))
+def test_integer_tensor_to_negative_integer_tensor_powers_wrap_as_torch(name):
+    got = INT_POWERS[name](tg)
+    assert got.tolist() == INT_POWERS_EXPECTED[name]  # 1 / x^|y|, truncated
+    assert got.dtype == (np.int32 if name == "int32" else np.int64)
+    if torch is not None:
+        assert INT_POWERS[name](torch).tolist() == INT_POWERS_EXPECTED[name]

@@ -95,3 +95,11 @@ def scalar_result_type(t_dtype: np.dtype, scalar) -> np.dtype:
         return t_dtype if t_dtype.kind in "fc" else _default
     raise TypeError(f"unsupported operand type {type(scalar).__name__}")
 
+
+_TORCH_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def torch_name(dtype) -> str:
+    """PyTorch's scalar-type name of a dtype ("Float", "Long", ...), for error messages."""
+    return _TORCH_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)

@@ -13,6 +13,7 @@ float dtype.
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -28,6 +29,9 @@ from .engine.node import clock as _clock
 _Scalar = (builtins.int, builtins.float, builtins.bool, np.number, np.bool_)
 _ARRAY = np.ndarray
 _new_object = object.__new__
+# id -> the non-leaf tensors retain_grad() was called on (Tensor.retains_grad; weak values: an
+# entry goes with its tensor, before the id can be reused)
+_retaining: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 # the (values, indices) results of max(dim) / min(dim), named as PyTorch's torch.return_types
 _return_types = {
     True: namedtuple("max", ["values", "indices"], module="tinygrad_nn.return_types"),
@@ -317,13 +321,14 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            import weakref
-
             self.grad_fn._retained = weakref.ref(self)
+            _retaining[id(self)] = self  # (the node forgets it when backward frees it)
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self.grad_fn._retained is not None
+        """Whether ``retain_grad()`` was called on this non-leaf tensor (stays True after
+        backward, as PyTorch's)."""
+        return self.grad_fn is not None and _retaining.get(id(self)) is self
 
     def backward(
         self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None
@@ -780,12 +785,23 @@ class Tensor:
         return _red.LogSumExp.apply(self._float(), axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def softmax(self, dim, dtype=None):
-        x = self._float() if dtype is None else self.to(dtype)
+        x = self._softmax_input("softmax", dtype)
         return _red.Softmax.apply(x, axis=_dim1(dim, self.ndim) if self.ndim else None)
 
     def log_softmax(self, dim, dtype=None):
-        x = self._float() if dtype is None else self.to(dtype)
+        x = self._softmax_input("log_softmax", dtype)
         return _red.LogSoftmax.apply(x, axis=_dim1(dim, self.ndim) if self.ndim else None)
+
+    def _softmax_input(self, fn: str, dtype) -> Tensor:
+        """The input of (log_)softmax: this tensor, cast to ``dtype`` if given; as PyTorch's, an
+        integer or bool tensor needs a floating ``dtype``."""
+        if dtype is not None:
+            return self.to(dtype)
+        if self.data.dtype.kind != "f":
+            raise NotImplementedError(
+                f"{fn}: not implemented for '{_dt.torch_name(self.dtype)}' tensors (PyTorch's "
+                f"kernels are floating-point only): pass dtype=, or cast the input first")
+        return self
 
     # -- movement ------------------------------------------------------------------------------
     def _view(self, op, **kw):

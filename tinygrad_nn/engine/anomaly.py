@@ -20,6 +20,9 @@ def check(node, grads) -> None:
         if g is None:
             continue
         a = g.data if hasattr(g, "grad_fn") else g
+        if not isinstance(a, (np.ndarray, np.generic, float)):
+            continue  # a tuple Function's gradients on their way to its node (OutputGrads of
+            # autograd/function.py): checked where they were made
         if np.isnan(a).any():
             where = "".join(node._trace or ["    (the forward ran before detect_anomaly was on)\n"])
             raise RuntimeError(

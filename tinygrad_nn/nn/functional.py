@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.function import Function
+from ..dtypes import torch_name as _tname
 from ..ops.loss import SoftmaxCrossEntropy as _SoftmaxCrossEntropy
 from ..ops.loss import SquaredError as _SquaredError
 from ..ops.matmul import Linear as _LinearOp
@@ -37,15 +38,6 @@ from ..tensor import Tensor, where
 
 __all__ = ["linear", "sigmoid", "relu", "tanh", "softmax", "log_softmax", "mse_loss",
            "quadratic_cost", "cross_entropy", "nll_loss", "binary_cross_entropy", "one_hot"]
-
-_TORCH_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
-                "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
-
-
-def _tname(dtype: np.dtype) -> str:
-    """PyTorch's scalar-type name of a dtype ("Float", "Long", ...)."""
-    return _TORCH_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
-
 
 def _need_tensor(x, fn: str, arg: str, pos: int) -> None:
     if not isinstance(x, Tensor):

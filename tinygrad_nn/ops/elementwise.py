@@ -90,10 +90,12 @@ class Pow(Op):
     def forward(self, x, y):
         try:
             return x**y
-        except ValueError as e:  # NumPy's for integers to negative integer powers: PyTorch's
-            if "negative integer powers" not in str(e):  # RuntimeError, the same words
+        except ValueError as e:  # NumPy's for integers to negative integer powers
+            if "negative integer powers" not in str(e):
                 raise
-            raise RuntimeError(str(e)) from None
+            if not isinstance(y, np.ndarray):  # a Python exponent: PyTorch's RuntimeError too
+                raise RuntimeError(str(e)) from None
+            return _int_power(x, y)
 
     def backward(self, g):
         x, y = self.inputs(g)
@@ -113,6 +115,16 @@ class Pow(Op):
                 safe = np_.where(zero, 1.0, x)
                 gy = np_.where(zero, 0.0, g * x**y * np_.log(safe))
         return gx, gy
+
+
+def _int_power(x, y: np.ndarray) -> np.ndarray:
+    """x ** y of integers with some y < 0, as PyTorch's for a tensor exponent: the true value
+    1 / x^|y| truncated to an integer, so 1 for x = 1, ±1 for x = −1 (the sign of (−1)^y), and
+    0 otherwise (x = 0 included, where PyTorch too gives 0)."""
+    neg = y < 0
+    out = np.asarray(x ** np.where(neg, 0, y))  # the non-negative powers (x^0 = 1 where y < 0)
+    unit = np.where(x == -1, np.where(y % 2 == 0, 1, -1), np.where(x == 1, 1, 0))
+    return np.where(neg, unit, out).astype(out.dtype, copy=False)
 
 
 class Neg(Op):

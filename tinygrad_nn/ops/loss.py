@@ -233,8 +233,19 @@ class SoftmaxCrossEntropy(_Cost):
         if reduction == "none":
             return loss
         total = np.sum(loss)
-        self.denom = (len(t) if plain else np.sum(w)) if reduction == "mean" else None
-        return np.asarray(total / self.denom if reduction == "mean" else total, dtype=x.dtype)
+        if reduction != "mean":
+            self.denom = None
+            return np.asarray(total, dtype=x.dtype)
+        denom = len(t) if plain else np.sum(w)
+        if denom:
+            self.denom = denom
+            return np.asarray(total / denom, dtype=x.dtype)
+        # Σ w = 0 (no rows, all ignored, or zero weights): the loss is 0/0 = NaN and, as
+        # PyTorch's, so is each kept row's gradient; an ignored row's stays 0
+        self.denom = None
+        if w is not None and keep.any():
+            self.w = np.where(keep, np.nan, 0).astype(x.dtype)
+        return np.asarray(np.nan, dtype=x.dtype)
 
     def _grad_over_mlp(self) -> np.ndarray | None:
         if self.w is not None or self.reduction != "mean" or not self.denom:
@@ -252,7 +263,7 @@ class SoftmaxCrossEntropy(_Cost):
             d = self.p.copy()
             d[self.rows, self.t] -= 1.0
         w, reduction = self.w, self.reduction
-        mean = reduction == "mean" and self.denom  # (Σ w = 0: every row ignored, or no rows)
+        mean = reduction == "mean" and self.denom  # (None when Σ w = 0: see forward)
         if reduction == "none":
             gcol = g.unsqueeze(1) if isinstance(g, Tensor) else g[:, None]
             return (d * (gcol if w is None else gcol * w[:, None]),)
