@@ -385,9 +385,9 @@ def test_sgd_update_is_rounded_once_as_torch(dtype, shape):
 @pytest.mark.parametrize("via", ["plan", "axpy"])
 def test_blas_update_rounds_once_on_every_path(monkeypatch, dtype, size, threads, axpby, via):
     """``AxpyPlan`` (SGD's flat update) and ``axpy`` (its parameter-by-parameter one): one axpy
-    call (one thread, or 1 MiB and more, or 10,000 elements or fewer), else one axpby call, or
-    where there is no axpby calls of at most 10,000 elements: every path gives the correctly
-    rounded y + α·x, with the calls expected."""
+    call for 10,000 elements or fewer or 1 MiB and more, else one axpby call (at any thread
+    count), or where there is no axpby one axpy call at one thread and calls of at most 10,000
+    elements at more: every path gives the correctly rounded y + α·x, with the calls expected."""
     kernel = blas.axpy_for(np.dtype(dtype))
     if kernel is None:
         pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
@@ -418,11 +418,12 @@ def test_blas_update_rounds_once_on_every_path(monkeypatch, dtype, size, threads
         assert blas.axpy(y, x, -0.3)
     if y.size == 0:
         assert calls == {"axpy": int(via == "plan"), "axpby": 0}
-    elif y.size <= 10_000 or y.nbytes >= 1 << 20 or threads == 1:
+    elif y.size <= 10_000 or y.nbytes >= 1 << 20:
         assert calls == {"axpy": 1, "axpby": 0}
+    elif axpby:
+        assert calls == {"axpy": 0, "axpby": 1}
     else:
-        assert calls == ({"axpy": 0, "axpby": 1} if axpby else
-                         {"axpy": -(-y.size // 10_000), "axpby": 0})
+        assert calls == {"axpy": 1 if threads == 1 else -(-y.size // 10_000), "axpby": 0}
     np.testing.assert_array_equal(y, rounded_once(y0, x, 0.3))
     if y.size > 100:
         assert np.any(y != two_passes(y0, x, 0.3))  # the test can tell them apart

@@ -16,9 +16,10 @@ same bits (``tests/test_fast_paths.py``), for every size.
 ctypes objects made once, so a call costs ~0.5 µs of ctypes (an array's ``.ctypes.data`` alone
 costs ~1.4 µs). OpenBLAS runs an axpy of more than 10,000 elements on its threads, which pays
 only for big arrays: waking them costs more than the work below about 1 MiB (the book's float64
-step: ~15 µs a step, 188 KB), so below 1 MiB, while OpenBLAS has more than one thread, the update
-is one ``axpby`` call with β = 1 (never threaded), or where there is none calls of at most 10,000
-elements, which OpenBLAS runs on the calling thread (``_unthreaded``).
+step: ~15 µs a step, 188 KB), so from 10,000 elements to 1 MiB the update is one ``axpby`` call
+with β = 1 (never threaded, the same bits as axpy and as fast at one thread, so the thread count
+need not be asked), or where there is none, while OpenBLAS has more than one thread, calls of at
+most 10,000 elements, which OpenBLAS runs on the calling thread (``_unthreaded``).
 
 NumPy's wheels bundle OpenBLAS as ``scipy-openblas`` built with 64-bit integers (its
 configuration says ``USE64BITINT``), exporting ``scipy_cblas_saxpy64_`` and
@@ -157,18 +158,22 @@ class AxpyPlan:
     ctypes objects once (SGD's flat update, ``optim/flat.py``). One ``axpy`` call, but see
     ``_unthreaded``. The plan holds both arrays, so its pointers stay valid."""
 
-    __slots__ = ("y", "x", "kernel", "whole", "split")
+    __slots__ = ("y", "x", "kernel", "whole", "split", "beta")
 
     def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
         self.y, self.x, self.kernel = y, x, kernel
         self.whole = (_c_int64(y.size), _ptr(x), _ptr(y))
         self.split = _split(y)
+        # an axpy that OpenBLAS could thread, and lose, is an axpby with β = 1 (see _unthreaded)
+        self.beta = _BETA[kernel.scalar] if self.split and kernel.axpby is not None else None
 
     def __call__(self, alpha: float) -> None:
         kernel = self.kernel
         a = kernel.scalar(alpha)
-        if not self.split or threads() == 1:
-            n, xp, yp = self.whole
+        n, xp, yp = self.whole
+        if self.beta is not None:
+            kernel.axpby(n, a, xp, _ONE, self.beta, yp, _ONE)
+        elif not self.split or threads() == 1:
             kernel.axpy(n, a, xp, _ONE, yp, _ONE)
         else:
             _unthreaded(kernel, a, self.whole, self.y.itemsize)
@@ -181,15 +186,13 @@ def _split(y: np.ndarray) -> bool:
 
 
 def _unthreaded(kernel: Kernel, a: Any, whole: tuple, itemsize: int) -> None:
-    """y += α·x below 1 MiB, with more than 10,000 elements, while OpenBLAS has more than one
-    thread: one ``axpby`` call (which OpenBLAS never threads), or where there is none calls of at
-    most 10,000 elements (which it runs on the calling thread). Waking its threads costs more
-    than the work here: one threaded axpy call made the book's step 2.06x as long at 2 threads
-    (``benchmarks/ab.py``, 2026-12-03). ``whole``: (n, x, y) as ctypes objects."""
+    """y += α·x below 1 MiB, with more than 10,000 elements, where NumPy's BLAS has no axpby
+    (which OpenBLAS never threads, and callers use first) while OpenBLAS has more than one
+    thread: calls of at most 10,000 elements, which it runs on the calling thread. Waking its
+    threads costs more than the work here: one threaded axpy call made the book's step 2.06x as
+    long at 2 threads (``benchmarks/ab.py``, 2026-12-03). ``whole``: (n, x, y) as ctypes
+    objects."""
     n, xp, yp = whole
-    if kernel.axpby is not None:
-        kernel.axpby(n, a, xp, _ONE, _BETA[kernel.scalar], yp, _ONE)
-        return
     for i in range(0, n.value, _SERIAL):
         kernel.axpy(_c_int64(min(_SERIAL, n.value - i)), a, _c_void_p(xp.value + i * itemsize),
                     _ONE, _c_void_p(yp.value + i * itemsize), _ONE)
@@ -258,7 +261,11 @@ def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
         xp = _c_void_p(x.ctypes.data)
     yp = _byref(_c_char.from_buffer(y))
     a = kernel.scalar(alpha)
-    if not _split(y) or threads() == 1:
+    if not _split(y):
+        kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
+    elif kernel.axpby is not None:  # (see _unthreaded)
+        kernel.axpby(_c_int64(n), a, xp, _ONE, _BETA[kernel.scalar], yp, _ONE)
+    elif threads() == 1:
         kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
     else:  # (the chunks need the addresses as numbers)
         _unthreaded(kernel, a, (_c_int64(n), _ptr(x), _ptr(y)), y.itemsize)
