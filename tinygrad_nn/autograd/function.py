@@ -143,7 +143,6 @@ class FunctionNode(Op):
         return self.fn.__name__ + "Backward"
 
     def backward(self, g):
-        create_graph = None
         if type(g) is OutputGrads:  # a tuple forward: one gradient per element
             grads = self._output_grads(g.grads)
             create_graph = any(isinstance(gi, Tensor) for gi in grads)
