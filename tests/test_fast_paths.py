@@ -819,6 +819,54 @@ def test_fused_mlp_sees_a_bias_given_or_taken_after_the_chain_was_built():
     assert linears[0].bias.grad is not None
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("depth", [1, 2], ids=["top layer", "inner layer"])
+def test_fused_relu_passes_the_gradient_on_at_nan_as_the_unfused_op(depth):
+    """relu'(z) is 0 only where relu(z) <= 0 (torch's threshold_backward): a NaN activation
+    passes its gradient on, in the fused code (both of its relu blocks) as in ops.Relu."""
+    linears = [nn.Linear(3, 2).double() for _ in range(depth)]
+    if depth == 2:
+        linears[0] = nn.Linear(3, 3).double()
+        linears[1] = nn.Linear(3, 2).double()
+    with tg.no_grad():
+        linears[0].weight.data[...] = [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]][
+            : linears[0].weight.shape[0]]
+        linears[0].bias.data[...] = 0.0
+    seq = nn.Sequential(*[m for lin in linears for m in (lin, nn.ReLU())])
+    xv = np.array([[1.0, 2.0, 3.0], [np.inf, 0.0, 0.0], [-1.0, -2.0, -3.0]])  # inf·0 = NaN
+    x = t64(xv)
+    out = seq(x)
+    assert isinstance(out.grad_fn, MLP)
+    ref_x, ref_params, ref = t64(xv), [], None
+    for lin in linears:  # the unfused Linear and Relu ops (_unfused's relu is built from <=)
+        w, b = t64(lin.weight.data), t64(lin.bias.data)
+        ref_params += [w, b]
+        ref = ((ref_x if ref is None else ref) @ w.T + b).relu()
+    out.backward(tg.ones_like(out))
+    ref.backward(tg.ones_like(ref))
+    z0 = xv @ linears[0].weight.data.T  # the first layer's pre-activations: a NaN in row 1
+    assert np.isnan(z0).any()
+    b0 = linears[0].bias.grad.numpy()
+    np.testing.assert_array_equal(b0, ref_params[1].grad.numpy())
+    if depth == 1:  # BP3 with g = 1: the count of rows where relu' = [not relu(z) <= 0]
+        np.testing.assert_array_equal(b0, (~(np.maximum(z0, 0) <= 0)).sum(0))
+    for lin, p in zip(linears, ref_params[::2], strict=True):
+        np.testing.assert_array_equal(lin.weight.grad.numpy(), p.grad.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), ref_x.grad.numpy())
+    try:
+        import torch
+    except ImportError:
+        return
+    tx, tref = torch.tensor(xv), None
+    tparams = [torch.tensor(p.data, requires_grad=True) for p in ref_params]
+    for w, b in zip(tparams[::2], tparams[1::2], strict=True):
+        tref = torch.relu((tx if tref is None else tref) @ w.T + b)
+    tref.backward(torch.ones_like(tref))
+    for lin, (w, b) in zip(linears, zip(tparams[::2], tparams[1::2], strict=True), strict=True):
+        np.testing.assert_array_equal(lin.bias.grad.numpy(), b.grad.numpy())
+        np.testing.assert_array_equal(lin.weight.grad.numpy(), w.grad.numpy())
+
+
 def test_fused_mlp_code_is_straight_line_per_architecture():
     """MLP.of writes call, backward and backward_into out for one architecture: no loop over
     the layers, one block per layer in each backward, one op class per tuple of activations."""
@@ -829,7 +877,7 @@ def test_fused_mlp_code_is_straight_line_per_architecture():
     assert not any(line.lstrip().startswith(("for ", "while ")) for line in body.splitlines())
     assert body.count(".dot(wd") == len(acts)  # one matmul per layer forward
     assert body.count("# layer ") == 2 * len(acts)  # one block per layer in each backward
-    assert body.count("tanh(a") == 2 and body.count("greater(a") == 2  # σ, tanh; relu' twice
+    assert body.count("tanh(a") == 2 and body.count("less_equal(a") == 2  # σ, tanh; relu' twice
     import linecache  # tracebacks through the generated code show its lines
 
     assert linecache.getline(f"<MLP{acts}>", 1) == "def call(cls, x, layers):\n"

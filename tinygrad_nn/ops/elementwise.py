@@ -78,7 +78,7 @@ class Div(Op):
         x, y = self.inputs(g)
         n = self.needs_input_grad
         gx = g / y if n[0] else None
-        gy = -g * x / (y * y) if n[1] else None
+        gy = -g * ((x / y) / y) if n[1] else None  # (not x / y², which leaves the range first)
         return gx, gy
 
 
@@ -192,7 +192,15 @@ class Abs(Op):
 
     def backward(self, g):
         (x,) = self.inputs(g)
-        return (g * xp(g).sign(x),)
+        return (g * (x.sign() if isinstance(x, Tensor) else sign(x)),)
+
+
+def sign(x: np.ndarray) -> np.ndarray:
+    """sign(x) in {-1, 0, 1} with sign(NaN) = 0, as PyTorch's (NumPy's is NaN)."""
+    s = np.sign(x, out=np.empty_like(x))  # (an array also for 0-d x)
+    if s.dtype.kind in "fc":
+        np.copyto(s, 0, where=np.isnan(s))
+    return s
 
 
 def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -223,11 +231,18 @@ def tanh_grad(g: np.ndarray, t: np.ndarray) -> np.ndarray:
     return d
 
 
+def relu_mask(a: np.ndarray) -> np.ndarray:
+    """relu'(z) = [not a <= 0] from a = relu(z): 0 at 0, and 1 at NaN (PyTorch's
+    threshold_backward zeroes only where a <= 0, so a NaN gradient is not hidden)."""
+    m = np.less_equal(a, consts[a.dtype][0])
+    return np.logical_not(m, out=m) if m.ndim else ~m  # (a NumPy bool scalar for 0-d a)
+
+
 def relu_grad(g: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """g ⊙ relu'(z) = g ⊙ [a > 0] from a = relu(z) (relu'(0) = 0). A fresh array: writing into g
-    instead (``out=g``, with the bool mask cast on the fly) measured slower, with page faults
-    on every step of the wide benchmark."""
-    return np.multiply(g, np.greater(a, consts[a.dtype][0]))
+    """g ⊙ relu'(z) from a = relu(z) (``relu_mask``). A fresh array: writing into g instead
+    (``out=g``, with the bool mask cast on the fly) measured slower, with page faults on every
+    step of the wide benchmark."""
+    return np.multiply(g, relu_mask(a))
 
 
 class Sigmoid(Op):
@@ -278,7 +293,7 @@ class ThresholdBackward(Op):
     saves = (1,)
 
     def forward(self, g, x):
-        return np.multiply(g, x > 0)
+        return np.multiply(g, relu_mask(x))
 
     def backward(self, gg):
         x = self.parents[1]
@@ -286,7 +301,7 @@ class ThresholdBackward(Op):
         tracked = isinstance(gg, Tensor)
         ggx = None
         if n[0]:
-            ggx = ThresholdBackward.apply(gg, x) if tracked else gg * (x.data > 0)
+            ggx = ThresholdBackward.apply(gg, x) if tracked else gg * relu_mask(x.data)
         zero = None
         if n[1]:  # exactly 0 (not gg·0, which is NaN where gg is inf or NaN)
             zero = np.zeros_like(x.data)
@@ -378,6 +393,18 @@ class Where(Op):
         gx = np_.where(c, g, 0.0) if n[0] else None
         gy = np_.where(c, 0.0, g) if n[1] else None
         return gx, gy
+
+
+class Clone(Op):
+    """x.clone(): a copy; the gradient passes through unchanged (-0.0 stays -0.0: not x + 0)."""
+
+    exact_grads = True
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)
 
 
 class Cast(Op):

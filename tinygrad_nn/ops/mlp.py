@@ -11,8 +11,8 @@ z^l = a^{l-1} W_lᵀ + b_l, with a^0 = x. Backward, from g = ∂C/∂a^L:
 
 act' is read off the layer's output, kept by the node with the others (``activations``:
 [a^0 = x, a^1, ..., a^L], the book's ``activations`` list): σ' = a(1 − a), tanh' = 1 − a²,
-relu' = [a > 0]. Rows are all leading dims of x (backward flattens them); Σ_rows is the product
-1ᵀδ (a BLAS gemv: 2-3x faster than ``δ.sum(0)`` here).
+relu' = [not a <= 0] (1 at NaN, as PyTorch). Rows are all leading dims of x (backward flattens
+them); Σ_rows is the product 1ᵀδ (a BLAS gemv: 2-3x faster than ``δ.sum(0)`` here).
 
 The code is written out per architecture: ``MLP.of(acts)`` generates the ``call`` and
 ``backward`` of that tuple of activations with one block of straight-line NumPy calls per layer
@@ -88,7 +88,10 @@ _DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array (element
     multiply(d, a{l}, d)
     multiply(d, g, d)
 """,
-    "relu": "    d = multiply(g, greater(a{l}, zero))  # relu' = [a > 0]\n",
+    "relu": """\
+    m = less_equal(a{l}, zero)  # relu' = [not a <= 0] (1 at NaN, as elementwise.relu_mask)
+    d = multiply(g, logical_not(m, m))
+""",
     "tanh": """\
     d = multiply(a{l}, a{l})  # tanh' = 1 − a²
     subtract(one, d, d)
@@ -99,7 +102,10 @@ _DELTA = {  # δ = g ⊙ act'(z), read off a = act(z), in a fresh array (element
 # Below the top layer g = δ^{l+1} W_{l+1} is this pass's own fresh array, so relu' masks it in
 # place (the wide step: 0.990x at one BLAS thread, ``ab.py --workload wide``, 2026-12-03). The
 # top layer's g is the caller's and is only read.
-_DELTA_INNER = {**_DELTA, "relu": "    d = multiply(g, greater(a{l}, zero), g)  # relu'\n"}
+_DELTA_INNER = {**_DELTA, "relu": """\
+    m = less_equal(a{l}, zero)  # relu'
+    d = multiply(g, logical_not(m, m), g)
+"""}
 _PARAM_GRADS = """\
     if e[{p}] is not None:  # BP4 (as matmul.param_grads)
         grads[{p}] = matmul(d.T, a{j}) if big else d.T.dot(a{j})
@@ -255,7 +261,8 @@ def _backward_source(acts: tuple, into: bool) -> str:
 
 _NAMESPACE = {
     "add": np.add, "multiply": np.multiply, "subtract": np.subtract, "tanh": np.tanh,
-    "maximum": np.maximum, "greater": np.greater, "matmul": np.matmul, "MATMUL_ROWS": MATMUL_ROWS,
+    "maximum": np.maximum, "less_equal": np.less_equal, "logical_not": np.logical_not,
+    "matmul": np.matmul, "MATMUL_ROWS": MATMUL_ROWS,
     "consts": consts, "ones": ones, "mode": mode, "Tensor": Tensor,
     "make": Tensor._make, "new": object.__new__, "accumulate": _accumulate,
     "seq": _seq, "clock": clock, "anomaly": anomaly, "getrefcount": sys.getrefcount,
