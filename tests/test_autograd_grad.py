@@ -178,3 +178,45 @@ def test_full_hessian_of_logsumexp():
     p = np.exp(xs - xs.max())
     p /= p.sum()
     np.testing.assert_allclose(np.stack(rows), np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-15)
+
+
+def test_grad_of_the_same_input_twice_gives_it_at_both_places():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    z = (y * y).sum()
+    gy1, gy2 = grad(z, [y, y], retain_graph=True)
+    np.testing.assert_array_equal(gy1.data, [4.0, 8.0])
+    np.testing.assert_array_equal(gy2.data, [4.0, 8.0])
+    gx1, gy, gx2 = grad(z, [x, y, x])  # a leaf twice, too
+    np.testing.assert_array_equal(gx1.data, [8.0, 16.0])
+    np.testing.assert_array_equal(gx2.data, [8.0, 16.0])
+    np.testing.assert_array_equal(gy.data, [4.0, 8.0])
+
+
+def test_create_graph_grad_is_a_tensor_of_its_own():
+    """backward(create_graph=True) stores a clone of the gradient (as torch): the .grad is not
+    the graph's intermediate, so zero_() on it changes nothing else and leaves other grads."""
+    x = leaf([1.0, 2.0])
+    w = leaf([3.0, 4.0])
+    y = x * w
+    y.sum().backward(create_graph=True)  # ∂/∂x = w, ∂/∂w = x: the rule hands g·w and g·x out
+    gx, gw = x.grad, w.grad
+    assert gx.grad_fn is not None and gx.grad_fn.name() == "CloneBackward0"
+    assert not np.shares_memory(gx.data, gw.data)
+    (gsum,) = grad(gx.sum(), [w], retain_graph=True)  # still differentiable: ∂Σw/∂w = 1
+    np.testing.assert_array_equal(gsum.data, [1.0, 1.0])
+    gx.detach_().zero_()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0])
+    u, v = leaf([1.0, 2.0]), leaf([5.0, 6.0])
+    (u + v).sum().backward(create_graph=True)  # Add hands the same g to both inputs
+    assert u.grad is not v.grad and not np.shares_memory(u.grad.data, v.grad.data)
+    with tg.no_grad():
+        u.grad.zero_()
+    np.testing.assert_array_equal(v.grad.data, [1.0, 1.0])
+    a = leaf([2.0])
+    (a * a).sum().backward(create_graph=True)
+    first = a.grad
+    (a * a).sum().backward(create_graph=True)  # accumulates out of place
+    np.testing.assert_array_equal(first.data, [4.0])
+    np.testing.assert_array_equal(a.grad.data, [8.0])

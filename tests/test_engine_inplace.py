@@ -225,3 +225,81 @@ def test_setitem_outside_the_graph_bumps_the_version():
     t[tg.tensor([0, 2])] = tg.tensor([1.0, 2.0])
     np.testing.assert_array_equal(t.data, [1.0, 5.0, 2.0])
     assert t._version == 2
+
+
+@pytest.mark.parametrize("make_copy", [
+    lambda a: a.t().reshape(-1), lambda a: a[:, [0, 1]], lambda a: a[a > 1.5],
+    lambda a: a.t().flatten(),
+], ids=["reshape of a transpose", "index list", "mask", "flatten of a transpose"])
+def test_copies_have_a_version_counter_of_their_own(make_copy):
+    a = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    c = make_copy(a)
+    assert not np.shares_memory(c.data, a.data)
+    a.add_(1.0)
+    assert c._version == 0 and a._version == 1
+    c.mul_(2.0)
+    assert c._version == 1 and a._version == 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: (x * 1.0).max(1).values, lambda x: (x * 1.0)[:, [0, 1]],
+    lambda x: (x * 1.0).t().reshape(-1), lambda x: (x * 1.0)[x.detach() > 2.5],
+], ids=["max(1).values", "index list", "reshape copy", "mask"])
+def test_inplace_on_a_copy_in_the_graph_is_tracked(make):
+    """A result that is a copy (not a view of another tensor) may be modified in place: its
+    gradient is that of the new value (torch: the same numbers)."""
+    x = leaf([[1.0, 5.0], [3.0, 2.0]])
+    y = make(x)
+    y.mul_(3.0)
+    (y * y).sum().backward()
+    ref = leaf([[1.0, 5.0], [3.0, 2.0]])
+    ((make(ref) * 3.0) ** 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, ref.grad.data)
+    assert np.any(x.grad.data != 0)
+
+
+def test_modifying_an_index_tensor_after_indexing_raises():
+    """backward scatters g back through the index: changed in place, the gradient would go to
+    the wrong elements, so backward raises (as torch)."""
+    for index in (lambda i: i, lambda i: (0, i), lambda i: (slice(None), i)):
+        x = leaf([[1.0, 2.0, 3.0]] * 3)
+        i = tg.tensor([0, 0, 2])
+        y = (x * 2.0)[index(i)]
+        i[0] = 1
+        with pytest.raises(RuntimeError, match=MODIFIED):
+            y.sum().backward()
+    x = leaf([1.0, 2.0, 3.0])
+    i = tg.tensor([0, 0, 2])
+    y = (x * 2.0)[i]
+    (y * 1.0).sum().backward(retain_graph=True)  # not modified: fine
+    np.testing.assert_array_equal(x.grad.data, [4.0, 0.0, 2.0])
+    m = tg.tensor([True, False, True])
+    y = (x * 2.0)[m]
+    m[1] = True
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_modifying_the_condition_of_where_after_the_forward_raises():
+    x = leaf([1.0, -2.0, 3.0])
+    c = x.detach() > 0
+    y = tg.where(c, x * 2.0, x * 0.0)
+    c[0] = False
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    c = x.detach() > 0
+    y = (x * 2.0).where(c, 0.0)
+    y.sum().backward()  # unchanged: the gradient goes where c holds
+    np.testing.assert_array_equal(x.grad.data, [2.0, 0.0, 2.0])
+
+
+def test_retain_grad_follows_the_tensor_through_an_inplace_op():
+    """retain_grad() then y.mul_(2): y.grad is the gradient of y's new value (torch's)."""
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    y.retain_grad()
+    y.mul_(2.0)
+    (y * y).sum().backward()
+    assert y.retains_grad
+    np.testing.assert_array_equal(y.grad.data, [12.0, 24.0])  # 2y at y = 6x
+    np.testing.assert_array_equal(x.grad.data, [72.0, 144.0])

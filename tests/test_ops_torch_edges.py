@@ -198,6 +198,10 @@ NAN_CASES = {
     "min()": (lambda L, a: a.min(), [1.0, NAN, 3.0]),
     "amax": (lambda L, a: a.amax(), [1.0, NAN, 3.0]),
     "amax(1)": (lambda L, a: a.amax(1), [[1.0, NAN, 3.0], [1.0, 2.0, 2.0]]),
+    "abs": (lambda L, a: a.abs(), [NAN, -2.0, 0.0, 3.0]),
+    "relu": (lambda L, a: a.relu(), [NAN, -1.0, 0.0, 2.0]),
+    "nn.ReLU": (lambda L, a: L.nn.ReLU()(a), [NAN, -1.0, 0.0, 2.0]),
+    "sign·x": (lambda L, a: a * a.detach().sign(), [NAN, -2.0, 0.0, 3.0]),
 }
 
 EXPECTED_NAN_GRADS = {  # PyTorch's rules, written out
@@ -207,6 +211,10 @@ EXPECTED_NAN_GRADS = {  # PyTorch's rules, written out
     "min()": [[0.0, 1.0, 0.0]],
     "amax": [[NAN, NAN, NAN]],  # amax: NaN
     "amax(1)": [[[NAN, NAN, NAN], [0.0, 0.5, 0.5]]],
+    "abs": [[0.0, -1.0, 0.0, 1.0]],  # g·sign(x), sign(NaN) = 0
+    "relu": [[1.0, 0.0, 0.0, 1.0]],  # zeroed only where relu(x) <= 0: NaN passes g on
+    "nn.ReLU": [[1.0, 0.0, 0.0, 1.0]],
+    "sign·x": [[0.0, -1.0, 0.0, 1.0]],
 }
 
 
@@ -296,6 +304,41 @@ BAD_INPUT_CASES = {
                             NotImplementedError, "not implemented for 'Bool'"),
     "softmax of a 0-d int32": (lambda L: L.tensor(3, dtype=L.int32).softmax(0),
                                NotImplementedError, "not implemented for 'Int'"),
+    "tensor(2**63)": (lambda L: L.tensor(2**63), ValueError, "Overflow when unpacking long"),
+    "tensor([1, -2**63 - 1])": (lambda L: L.tensor([1, -(2**63) - 1]), ValueError,
+                                "Overflow when unpacking long"),
+    "tensor([[1], [2**64]])": (lambda L: L.tensor([[1], [2**64]]), ValueError,
+                               "Overflow when unpacking long"),
+    "0-d flatten(1)": (lambda L: L.tensor(3.0).flatten(1), IndexError, "Dimension out of range"),
+    "0-d flatten(0, 2)": (lambda L: L.tensor(3.0).flatten(0, 2), IndexError,
+                          "Dimension out of range"),
+    "0-d transpose(0, 1)": (lambda L: L.tensor(3.0).transpose(0, 1), IndexError,
+                            "Dimension out of range"),
+    "int add float alpha": (lambda L: L.tensor([1, 2]).add(L.tensor([1, 2]), alpha=0.5),
+                            RuntimeError, "alpha must not be a floating point number"),
+    "int sub float alpha": (lambda L: L.tensor([1, 2]).sub(1, alpha=2.0), RuntimeError,
+                            "alpha must not be a floating point number"),
+    "narrow past the end": (lambda L: L.arange(10.0).narrow(0, 8, 5), RuntimeError,
+                            r"start \(8\) \+ length \(5\) exceeds dimension size \(10\)"),
+    "narrow start > size": (lambda L: L.arange(10.0).narrow(0, 11, 0), IndexError,
+                            "start out of range"),
+    "narrow start < -size": (lambda L: L.arange(10.0).narrow(0, -11, 1), IndexError,
+                             "start out of range"),
+    "narrow length < 0": (lambda L: L.arange(10.0).narrow(0, 2, -1), RuntimeError,
+                          "length must be non-negative"),
+    "split sizes short": (lambda L: L.arange(10.0).split([3, 4]), RuntimeError,
+                          "split_sizes to sum exactly to 10"),
+    "split sizes long": (lambda L: L.arange(10.0).split([3, 9]), RuntimeError,
+                         "split_sizes to sum exactly to 10"),
+    "split sizes negative": (lambda L: L.arange(10.0).split([-1, 11]), RuntimeError,
+                             "only non-negative entries"),
+    "split(0)": (lambda L: L.arange(10.0).split(0), RuntimeError,
+                 "split_size can only be 0 if dimension size is 0"),
+    "split(-1)": (lambda L: L.arange(10.0).split(-1), RuntimeError, "non-negative"),
+    "chunk(0)": (lambda L: L.arange(10.0).chunk(0), RuntimeError,
+                 "chunk expects `chunks` to be greater than 0"),
+    "bool add float alpha": (lambda L: L.tensor([True]).add(L.tensor([True]), alpha=0.5),
+                             RuntimeError, "alpha must not be a floating point number"),
 }
 
 
@@ -328,6 +371,13 @@ def test_what_still_works_beside_those_errors():
     s = tg.tensor([1, 2]).softmax(0, dtype=tg.float64)  # an integer input with a float dtype
     assert s.dtype == np.float64 and s.tolist() == pytest.approx([0.2689414, 0.7310586])
     assert tg.tensor([1, 2]).logsumexp(0).item() == pytest.approx(np.log(np.e + np.e**2))
+    assert tg.tensor(2**63 - 1).item() == 2**63 - 1 and tg.tensor(-(2**63)).item() == -(2**63)
+    big = tg.tensor([1.5, 2**64])  # a float among them: floats, as torch
+    assert big.dtype == np.float32 and big.tolist() == [1.5, 2.0**64]
+    assert tg.tensor(3.0).flatten(0, -1).shape == (1,) and tg.tensor(3.0).t().shape == ()
+    assert tg.tensor(3.0).transpose(0, -1).shape == ()
+    assert tg.tensor([1, 2]).add(tg.tensor([1.0, 2.0]), alpha=0.5).tolist() == [1.5, 3.0]
+    assert tg.tensor([1, 2]).add(1, alpha=3).tolist() == [4, 5]  # an int alpha is fine
 
 
 def test_assigned_grad_must_have_the_tensors_dtype():
@@ -408,3 +458,137 @@ def test_integer_tensor_to_negative_integer_tensor_powers_wrap_as_torch(name):
     assert got.dtype == (np.int32 if name == "int32" else np.int64)
     if torch is not None:
         assert INT_POWERS[name](torch).tolist() == INT_POWERS_EXPECTED[name]
+
+
+# -- comparisons promote their operands as arithmetic does -------------------------------------
+BIG = 16777217  # 2**24 + 1: not a float32
+COMPARE_CASES = {
+    "int64 == 0-d float32 tensor": lambda L: L.tensor([BIG, 3]) == L.tensor(16777216.0),
+    "int64 == float scalar": lambda L: L.tensor([BIG, 3]) == 16777216.0,
+    "int64 < float64 tensor": lambda L: L.tensor([BIG]) < L.tensor([16777216.5], dtype=L.float64),
+    "float32 == np.float64 scalar": lambda L: L.tensor([0.1]) == np.float64(0.1),
+    "float32 == 0.1": lambda L: L.tensor([0.1]) == 0.1,
+    "float32 == float64 tensor": lambda L: L.tensor([0.1]) == L.tensor([0.1], dtype=L.float64),
+    "float32 (2,) == 0-d float64": lambda L: L.tensor([0.1, 1]) == L.tensor(0.1, dtype=L.float64),
+    "bool == 2": lambda L: L.tensor([True, False]) == 2,
+    "bool == True": lambda L: L.tensor([True, False]) == True,  # noqa: E712
+    "int32 > np.int64 scalar": lambda L: L.tensor([1, 5], dtype=L.int32) > np.int64(3),
+    "int & bool tensor": lambda L: L.tensor([3, 2]) & L.tensor([True, False]),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(COMPARE_CASES))
+def test_comparisons_promote_as_torch(name):
+    got, ref = COMPARE_CASES[name](tg), COMPARE_CASES[name](torch)
+    assert got.dtype == getattr(np, str(ref.dtype).removeprefix("torch."))
+    np.testing.assert_array_equal(got.numpy(), ref.numpy())
+
+
+def test_comparisons_promote_by_the_rule():
+    """Without torch: the comparison happens in the dtype arithmetic would give (float32 here,
+    where NumPy would compare in float64 and tell 2**24 + 1 from 2**24)."""
+    assert (tg.tensor([BIG]) == tg.tensor(16777216.0)).tolist() == [True]
+    assert (tg.tensor([BIG]) == 16777216.0).tolist() == [True]
+    assert (tg.tensor([BIG]) == 16777216).tolist() == [False]  # int64 against an int: exact
+    assert (tg.tensor([0.1]) == np.float64(0.1)).tolist() == [True]  # a weak NumPy scalar
+    assert (tg.tensor([0.1], dtype=tg.float64) == tg.tensor(np.float32(0.1))).tolist() == [False]
+    assert (tg.tensor([0.1]) == np.array([0.1])).tolist() == [False]  # an array: as a tensor
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_div_gradient_of_the_divisor_stays_in_range():
+    """∂(x/y)/∂y = −x/y², computed as −(x/y)/y: 1e200/1e200 has the gradient −1e-200 (x/y² would
+    overflow y² first and give 0), as torch's."""
+    x = tg.tensor([1e200, 3.0], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([1e200, 1e-200], dtype=tg.float64, requires_grad=True)
+    (x / y).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [-1e-200, -np.inf])
+    np.testing.assert_array_equal(x.grad.numpy(), [1e-200, 1e200])
+    xs = tg.tensor([1.5, -2.0], dtype=tg.float64, requires_grad=True)
+    ys = tg.tensor([0.7, 3.0], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda a, b: a / b, (xs, ys))  # finite differences
+    if torch is not None:
+        rx = torch.tensor([1e200, 3.0], dtype=torch.float64, requires_grad=True)
+        ry = torch.tensor([1e200, 1e-200], dtype=torch.float64, requires_grad=True)
+        (rx / ry).sum().backward()
+        np.testing.assert_array_equal(y.grad.numpy(), ry.grad.numpy())
+
+
+def test_abs_and_relu_gradients_match_finite_differences_away_from_the_kinks():
+    x = tg.tensor([1.5, -2.0, 0.3, -0.7], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda a: a.abs(), (x,))
+    assert tg.autograd.gradcheck(lambda a: a.relu(), (x,))
+    assert tg.autograd.gradgradcheck(lambda a: a.abs() * a, (x,))
+
+
+# -- to(copy=True), clone, argmax(keepdim) ------------------------------------------------------
+def test_to_with_copy_true_copies_even_without_a_cast():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to(tg.float32) is x
+    for y in (x.to(tg.float32, copy=True), x.to(dtype=tg.float32, copy=True),
+              x.to("cpu", copy=True), x.to(tg.float32, False, True)):
+        assert y is not x and not np.shares_memory(y.data, x.data)
+        assert y.grad_fn is not None and y.tolist() == [1.0, 2.0]
+    y = x.to(tg.float32, copy=True)
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert x.to(tg.float32, copy=False) is x and x.to(tg.float32, True) is x  # non_blocking only
+
+
+def test_clone_keeps_negative_zero_and_names_its_node():
+    x = tg.tensor([-0.0, 1.0], requires_grad=True)
+    y = x.clone()
+    assert np.signbit(y.data[0]) and y.grad_fn.name() == "CloneBackward0"
+    assert np.signbit(tg.tensor([-0.0]).clone().data[0])
+    (y * tg.tensor([2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [2.0, 3.0]
+    assert tg.autograd.gradgradcheck(lambda a: a.clone() * a, (tg.tensor(
+        [0.5, -1.5], dtype=tg.float64, requires_grad=True),))
+    if torch is not None:
+        assert str(torch.tensor([-0.0], requires_grad=True).clone().grad_fn.name()) == \
+            "CloneBackward0"
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_keepdim_without_dim_keeps_every_dim(op):
+    v = [[1.0, 5.0, -2.0], [7.0, 2.0, 0.0]]
+    got = getattr(tg.tensor(v), op)(keepdim=True)
+    assert got.shape == (1, 1) and got.dtype == np.int64
+    assert got.item() == (3 if op == "argmax" else 2)
+    assert getattr(tg.tensor(v), op)().shape == ()
+    if torch is not None:
+        ref = getattr(torch.tensor(v), op)(keepdim=True)
+        assert tuple(ref.shape) == got.shape and ref.item() == got.item()
+
+
+@pytest.mark.parametrize("case", [
+    ("split", 6), ("split", 4), ("split", 10), ("split", 11), ("split", [2, 0, 8]),
+    ("chunk", 6), ("chunk", 3), ("chunk", 10), ("chunk", 11),
+])
+def test_split_and_chunk_pieces_as_torch(case):
+    """split(6) of 10 is 6 + 4 (not 5 + 5), chunk(6) of 10 is five pieces of 2."""
+    op, arg = case
+    x = tg.arange(10.0, requires_grad=True)
+    pieces = getattr(x, op)(arg)
+    step = arg if op == "split" else -(-10 // arg)
+    want = ([k for k in arg] if isinstance(arg, list)
+            else [min(step, 10 - s) for s in range(0, 10, step)])
+    assert [p.shape[0] for p in pieces] == want
+    assert tg.cat(list(pieces)).tolist() == list(range(10))
+    (pieces[-1] * 2.0).sum().backward()
+    assert x.grad.tolist() == [0.0] * (10 - want[-1]) + [2.0] * want[-1]
+    if torch is not None:
+        assert [p.shape[0] for p in getattr(torch.arange(10.0), op)(arg)] == want
+
+
+def test_split_chunk_and_narrow_of_empty_or_negative_starts_as_torch():
+    assert [p.shape for p in tg.zeros(0).chunk(2)] == [(0,), (0,)]
+    assert [p.shape for p in tg.zeros(0).split(2)] == [(0,)]
+    assert [p.shape for p in tg.zeros(0).split(0)] == [(0,)]
+    x = tg.arange(10.0)
+    assert x.narrow(0, -2, 2).tolist() == [8.0, 9.0]  # (not the empty slice -2:0)
+    assert x.narrow(0, -3, 2).tolist() == [7.0, 8.0] and x.narrow(0, 10, 0).tolist() == []
+    assert x.narrow(0, tg.tensor(1), 2).tolist() == [1.0, 2.0]
+    assert (3 & tg.tensor([1, 2])).tolist() == [1, 2] and (1 ^ tg.tensor([1, 2])).tolist() == [0, 3]
+    assert (True | tg.tensor([False, True])).tolist() == [True, True]

@@ -51,6 +51,8 @@ def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, (np.generic,)):
         return np.array(data)
     arr = np.array(_unwrap_nested(data))
+    if arr.dtype.kind in "uO":  # NumPy's type for Python ints past int64 (never wrap them)
+        arr = _big_ints(arr)
     if arr.dtype.kind == "f":
         return arr.astype(_dt.get_default_dtype(), copy=False)
     if arr.dtype.kind in "iu":
@@ -68,6 +70,21 @@ def _as_array(data, dtype=None) -> np.ndarray:
         f"Could not infer dtype of {type(bad).__name__} (expected numbers, (nested) lists of "
         "numbers, or a NumPy array of a numeric or bool dtype)"
     )
+
+
+def _big_ints(arr: np.ndarray) -> np.ndarray:
+    """The array of Python numbers NumPy could not fit in int64 (uint64, or objects): floats if
+    there is a float among them (as PyTorch), else PyTorch's ValueError. Other objects: as is."""
+    vals = arr.ravel().tolist()
+    if not all(type(v) in (builtins.int, builtins.float) for v in vals):
+        return arr  # (None, a dict, ...: the caller's error)
+    if any(type(v) is builtins.float for v in vals):
+        return arr.astype(np.float64)
+    big = next((v for v in vals if not -(2**63) <= v < 2**63), None)
+    if big is None:  # (NumPy scalars of a narrower unsigned type)
+        return arr
+    raise ValueError(f"Overflow when unpacking long long: {big} does not fit in int64 (a tensor "
+                     "of Python ints holds -2**63 .. 2**63 - 1)")
 
 
 def _unwrap_nested(data):
@@ -370,7 +387,8 @@ class Tensor:
                     "a leaf Variable that requires grad is being used in an in-place operation."
                 )
             base = self.data.base
-            if base is not None and getattr(base, "flat_params", None) is None:
+            if (base is not None and len(self._vc) > 2
+                    and getattr(base, "flat_params", None) is None):
                 # shares memory with another tensor: its graph can't follow (SGD's flat array
                 # of parameters, optim/flat.py, is no such tensor: each view is one parameter's)
                 raise RuntimeError(
@@ -401,6 +419,10 @@ class Tensor:
         np.copyto(self.data, res.data, casting="same_kind")
         _node.bump(self._vc)
         if tracked:
+            old_fn = self.grad_fn
+            if old_fn is not None and old_fn._retained is not None and old_fn._retained() is self:
+                old_fn._retained = None  # retain_grad() follows the tensor to its new value
+                res.grad_fn._retained = weakref.ref(self)
             self.grad_fn, self.requires_grad = res.grad_fn, True
         return self
 
@@ -455,7 +477,7 @@ class Tensor:
         """``to(dtype)`` / ``to('cpu')`` / ``to('cpu', dtype)``: differentiable cast."""
         dtype = parse_to_args(args, kwargs)
         if dtype is None or dtype == self.data.dtype:
-            return self
+            return self.clone() if _to_copy(args, kwargs) else self
         if dtype.kind not in "fc":  # integer/bool results are not differentiable
             return Tensor._make(self.data.astype(dtype), None, False)
         return _ew.Cast.apply(self, dtype=dtype)
@@ -486,7 +508,7 @@ class Tensor:
 
     def clone(self) -> Tensor:
         return (
-            _ew.Add.apply(self, 0)
+            _ew.Clone.apply(self)
             if self.requires_grad
             else Tensor._make(self.data.copy(), None, False)
         )
@@ -577,10 +599,24 @@ class Tensor:
         return self.abs()
 
     def add(self, other, *, alpha=1):
-        return self + (other * alpha if alpha != 1 else other)
+        if alpha != 1:
+            self._check_alpha(other, alpha)
+            other = other * alpha
+        return self + other
 
     def sub(self, other, *, alpha=1):
-        return self - (other * alpha if alpha != 1 else other)
+        if alpha != 1:
+            self._check_alpha(other, alpha)
+            other = other * alpha
+        return self - other
+
+    def _check_alpha(self, other, alpha) -> None:
+        if isinstance(alpha, (builtins.float, np.floating)) and self.data.dtype.kind in "biu" and (
+            not isinstance(other, Tensor) or other.data.dtype.kind in "biu"
+        ):
+            raise RuntimeError(
+                "For integral input tensors, argument alpha must not be a floating point number."
+            )
 
     def mul(self, other):
         return self * other
@@ -600,8 +636,22 @@ class Tensor:
 
     # -- comparisons (not differentiable) ------------------------------------------------------
     def _compare(self, fn, other):
-        b = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(fn(self.data, b), None, False)
+        """``fn(self, other)`` on the operands promoted as for arithmetic (``_binary``)."""
+        a = self.data
+        if isinstance(other, Tensor):
+            b = other.data
+            if a.dtype != b.dtype:
+                dt = _dt.result_type(a.dtype, a.ndim, b.dtype, b.ndim)
+                a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        elif isinstance(other, _Scalar):
+            b = other.item() if isinstance(other, np.generic) else other  # weak, as a Python one
+            if a.dtype.kind not in "fc" and (dt := _dt.scalar_result_type(a.dtype, b)) != a.dtype:
+                a = a.astype(dt)
+        elif isinstance(other, np.ndarray):
+            return self._compare(fn, Tensor._make(other, None, False))
+        else:
+            b = other
+        return Tensor._make(fn(a, b), None, False)
 
     def __eq__(self, other):
         return self._compare(np.equal, other)
@@ -635,6 +685,8 @@ class Tensor:
     def __xor__(self, other):
         return self._compare(np.bitwise_xor, other)
 
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__  # (all three commute)
+
     def equal(self, other) -> bool:
         return self.shape == other.shape and builtins.bool(np.array_equal(self.data, other.data))
 
@@ -654,8 +706,9 @@ class Tensor:
         return self._arg(np.argmin, dim, keepdim)
 
     def _arg(self, fn, dim, keepdim):
-        if dim is None:
-            return Tensor._make(np.asarray(fn(self.data), dtype=np.int64), None, False)
+        if dim is None:  # the index into the flattened tensor (of shape (1,) * ndim if keepdim)
+            i = np.asarray(fn(self.data), dtype=np.int64)
+            return Tensor._make(i.reshape((1,) * self.ndim) if keepdim else i, None, False)
         d = _dim1(dim, self.ndim)
         return Tensor._make(fn(self.data, axis=d, keepdims=keepdim).astype(np.int64), None, False)
 
@@ -688,7 +741,7 @@ class Tensor:
         return self * self
 
     def sign(self):
-        return Tensor._make(np.sign(self.data), None, False)
+        return Tensor._make(_ew.sign(self.data), None, False)  # sign(NaN) = 0, as PyTorch
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
@@ -806,7 +859,8 @@ class Tensor:
     # -- movement ------------------------------------------------------------------------------
     def _view(self, op, **kw):
         out = op.apply(self, **kw)
-        out._vc = self._vc  # a view shares its base's version counter
+        if op is not _mv.Reshape or _is_view_of(out.data, self.data):  # (a reshape may copy)
+            _share_vc(self, out)  # a view shares its base's version counter
         return out
 
     def reshape(self, *shape):
@@ -833,7 +887,7 @@ class Tensor:
 
     def _alias(self):
         t = Tensor._make(self.data.view(), None, False)
-        t._vc = self._vc
+        _share_vc(self, t)
         return t
 
     def view_as(self, other):
@@ -844,6 +898,7 @@ class Tensor:
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
+            _dim1(start_dim, 0), _dim1(end_dim, 0)  # (only 0 or -1: else IndexError)
             return self.reshape(1)
         s, e = _dim1(start_dim, self.ndim), _dim1(end_dim, self.ndim)
         if s > e:
@@ -882,6 +937,7 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         if self.ndim == 0:
+            _dim1(dim0, 0), _dim1(dim1, 0)  # (only 0 or -1: else IndexError)
             return self
         perm = list(range(self.ndim))
         a, b = _dim1(dim0, self.ndim), _dim1(dim1, self.ndim)
@@ -925,7 +981,20 @@ class Tensor:
         return self.expand(other.shape)
 
     def narrow(self, dim, start, length):
+        """Elements ``start`` .. ``start + length - 1`` of ``dim`` (a negative start counts from
+        the end); a view."""
         d = _dim1(dim, self.ndim)
+        n = self.shape[d]
+        start = builtins.int(start)
+        if not -n <= start <= n:
+            raise IndexError(
+                f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+        start += n if start < 0 else 0
+        if length < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        if start + length > n:
+            raise RuntimeError(
+                f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
     def select(self, dim, index):
@@ -933,35 +1002,66 @@ class Tensor:
         return self[(slice(None),) * d + (index,)]
 
     def chunk(self, chunks, dim=0):
+        """``chunks`` views of ceil(size / chunks) along ``dim`` (fewer if the size runs out; of
+        an empty dim, ``chunks`` empty ones), as PyTorch's."""
         d = _dim1(dim, self.ndim)
-        step = -(-self.shape[d] // chunks)
-        return tuple(
-            self.narrow(d, s, min(step, self.shape[d] - s)) for s in range(0, self.shape[d], step)
-        )
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        n = self.shape[d]
+        if n == 0:
+            return tuple(self.narrow(d, 0, 0) for _ in range(chunks))
+        return self._pieces(d, -(-n // chunks))
 
     def split(self, split_size, dim=0):
+        """Views of ``split_size`` along ``dim`` (the last one shorter), or of the sizes in a
+        list, which must sum to the dim's size."""
         d = _dim1(dim, self.ndim)
-        if isinstance(split_size, builtins.int):
-            return self.chunk(-(-self.shape[d] // split_size), d) if self.shape[d] else (self,)
+        n = self.shape[d]
+        if isinstance(split_size, (builtins.int, np.integer)):
+            if split_size < 0:
+                raise RuntimeError(
+                    f"split expects split_size be non-negative, but got split_size={split_size}")
+            if split_size == 0 and n:
+                raise RuntimeError("split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}")
+            return self._pieces(d, split_size) if n else (self,)
+        sizes = [builtins.int(k) for k in split_size]
+        if any(k < 0 for k in sizes):
+            raise RuntimeError("split_with_sizes expects split_sizes have only non-negative "
+                               f"entries, but got split_sizes={sizes}")
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
         out, s = [], 0
-        for n in split_size:
-            out.append(self.narrow(d, s, n))
-            s += n
+        for k in sizes:
+            out.append(self.narrow(d, s, k))
+            s += k
         return tuple(out)
+
+    def _pieces(self, d: int, step: int) -> tuple:
+        n = self.shape[d]
+        return tuple(self.narrow(d, s, min(step, n - s)) for s in range(0, n, step))
 
     def __getitem__(self, index):
         """PyTorch's indexing: NumPy's, except that ints (and 0-d integer tensors) always index
         as in basic indexing, before any index array (``x[0, :, [0, 1]]`` is ``x[0][:, [0, 1]]``,
         where NumPy would move the indexed dims to the front), an index of ints only is a 0-d
         view (``GetItem``; NumPy returns a copied scalar), and a slice's step must be positive."""
+        vcs = _index_vcs(index)
         index = _index(index)
         if type(index) is tuple and len(index) > 1:
             split = _split_ints(index, self.ndim)
             if split is not None:
-                return self[split[0]][split[1]]
+                out = self[split[0]][split[1]]
+                if vcs and out.grad_fn is not None:
+                    out.grad_fn.saved_extra = vcs
+                return out
         out = _mv.GetItem.apply(self, index=index)
-        if out.data.base is not None:  # basic indexing: a view
-            out._vc = self._vc
+        if _is_view_of(out.data, self.data):  # basic indexing: a view
+            _share_vc(self, out)
+        elif vcs and out.grad_fn is not None:  # backward reads the index tensors
+            out.grad_fn.saved_extra = vcs
         return out
 
     def __setitem__(self, index, value):
@@ -1025,6 +1125,15 @@ def parse_to_args(args: tuple, kwargs: dict):
     return None if dtype is None else _dt.to_dtype(dtype)
 
 
+def _to_copy(args: tuple, kwargs: dict) -> bool:
+    """``copy`` of ``to(...)``: the keyword, or the second bool given positionally (after
+    non_blocking, as in ``to(dtype, non_blocking, copy)``)."""
+    if "copy" in kwargs:
+        return builtins.bool(kwargs["copy"])
+    flags = [a for a in args if isinstance(a, builtins.bool)]
+    return len(flags) > 1 and flags[1]
+
+
 def reset_grads(params, set_to_none: bool = True) -> None:
     """``zero_grad`` of modules and optimizers: each ``p.grad`` to None, or to zeros in place
     (then detached from any graph, as PyTorch)."""
@@ -1053,6 +1162,30 @@ def _overwrite(t: Tensor, src: Tensor) -> Tensor:
     if src.requires_grad or (t.requires_grad and _mode.enabled):
         return where(np.ones(t.shape, dtype=bool), src, t)
     return Tensor._make(np.array(src.data, copy=True), None, False)
+
+
+def _share_vc(src: Tensor, out: Tensor) -> None:
+    """``out`` is a view of ``src``: it takes src's version counter, marked as shared by a
+    third element (``_inplace`` refuses to write through a view in the graph)."""
+    vc = src._vc
+    if len(vc) == 2:
+        vc.append(True)
+    out._vc = vc
+
+
+def _is_view_of(a: np.ndarray, src: np.ndarray) -> bool:
+    """Whether ``a`` (an op's result on ``src``) is a view of src's memory, not a copy."""
+    b = a.base
+    return b is not None and (b is src or b is src.base)
+
+
+def _index_vcs(index) -> tuple:
+    """Version counters of the index tensors (not 0-d: those are ints) that backward reads."""
+    if type(index) is tuple:
+        return tuple(i._vc for i in index if isinstance(i, Tensor) and i.data.ndim)
+    if isinstance(index, Tensor) and index.data.ndim:
+        return (index._vc,)
+    return ()
 
 
 def _index(index):
@@ -1195,7 +1328,10 @@ def where(condition, input, other) -> Tensor:
     if not (isinstance(input, Tensor) and isinstance(other, Tensor)
             and input.data.dtype == other.data.dtype):
         input, other = _tensor_args(input, other)
-    return _ew.Where.apply(input, other, cond=cond)
+    out = _ew.Where.apply(input, other, cond=cond)
+    if out.grad_fn is not None and isinstance(condition, Tensor):
+        out.grad_fn.saved_extra = (condition._vc,)  # backward reads the condition
+    return out
 
 
 def cat(tensors, dim=0) -> Tensor:

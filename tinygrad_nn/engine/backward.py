@@ -81,12 +81,12 @@ def run(roots, root_grads, retain_graph: bool | None, create_graph: bool, captur
         heapify(heap)
         node = heappop(heap) if heap else None
         g = grads.pop(node) if node is not None else None
-    captured = None  # node -> index into capture
+    captured = None  # node -> the indices into capture of its output (a tensor may repeat)
     if capture is not None:
         captured = {}
         for k, t in enumerate(capture):
             if t.grad_fn is not None:
-                captured[t.grad_fn] = k
+                captured.setdefault(t.grad_fn, []).append(k)
         results = [None] * len(capture)
     check_nan = anomaly.enabled
     # leaves may keep fresh arrays as they are (NumPy mode, not capturing; see _to_leaf)
@@ -97,7 +97,8 @@ def run(roots, root_grads, retain_graph: bool | None, create_graph: bool, captur
         if node._retained is not None and capture is None:
             _retain(node, g, create_graph)
         if captured and node in captured:
-            results[captured[node]] = g
+            for k in captured[node]:
+                results[k] = g
         in_grads = node.backward(g)
         if check_nan:
             anomaly.check(node, in_grads)
@@ -195,8 +196,8 @@ def _accumulate(t, g, create_graph):
     only when that array is fresh (made by the op, not a view, not the upstream gradient);
     anything else is copied here.
     """
-    if isinstance(g, _Tensor):  # create_graph: the gradient keeps its own graph
-        t.grad = g if t.grad is None else t.grad + g
+    if isinstance(g, _Tensor):  # create_graph: the gradient keeps its own graph (a clone the
+        t.grad = g.clone() if t.grad is None else t.grad + g  # first time, as PyTorch's)
         return
     if t.grad is None:
         t.grad = _make(np.array(g, dtype=t.data.dtype), None, False)

@@ -74,6 +74,9 @@ class Op:
     # False when it cannot (the engine's loop runs instead). None: the loop always runs.
     backward_root = None
     _retained = None  # weakref to the output Tensor that called retain_grad()
+    # version counters of tensors backward reads that are not inputs (an index tensor of
+    # x[idx], the condition of where): set on the node by the Tensor method that made it
+    saved_extra: tuple = ()
 
     def forward(self, *args, **params):  # pragma: no cover - every op defines it
         raise NotImplementedError
@@ -166,6 +169,7 @@ class Op:
                 vcs.append(p._vc)
         if self.saves_out:
             vcs.append(self.out_vc)
+        vcs.extend(self.saved_extra)
         return vcs
 
     def check_saved(self) -> None:
