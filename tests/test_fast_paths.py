@@ -416,14 +416,18 @@ def test_blas_update_rounds_once_on_every_path(monkeypatch, dtype, size, threads
         plan(-0.3)
     else:
         assert blas.axpy(y, x, -0.3)
+    block = kernel.block  # 1, or a kernel that rounds once only over whole blocks: one more
+    body = size - size % block  # axpy call for the rest, through a zero-padded block
+    tail = int(body < size)
     if y.size == 0:
         assert calls == {"axpy": int(via == "plan"), "axpby": 0}
-    elif y.size <= 10_000 or y.nbytes >= 1 << 20:
-        assert calls == {"axpy": 1, "axpby": 0}
+    elif y.size <= 10_000 or (y.nbytes >= 1 << 20 and block == 1):
+        assert calls == {"axpy": 1 + tail, "axpby": 0}
     elif axpby:
-        assert calls == {"axpy": 0, "axpby": 1}
+        assert calls == {"axpy": tail, "axpby": 1}
     else:
-        assert calls == {"axpy": 1 if threads == 1 else -(-y.size // 10_000), "axpby": 0}
+        chunks = 1 if threads == 1 else -(-body // (10_000 - 10_000 % block))
+        assert calls == {"axpy": chunks + tail, "axpby": 0}
     np.testing.assert_array_equal(y, rounded_once(y0, x, 0.3))
     if y.size > 100:
         assert np.any(y != two_passes(y0, x, 0.3))  # the test can tell them apart
@@ -447,6 +451,81 @@ def test_blas_axpy_of_a_read_only_x_and_of_views():
     np.testing.assert_array_equal(both, before)
     assert blas.axpy(both[:50], both[50:], 1.0)  # disjoint views of one array: fine
     np.testing.assert_array_equal(both[:50], rounded_once(before[:50], before[50:], -1.0))
+
+
+def _tail_rounds_twice(kernel: blas.Kernel):
+    """``kernel``'s axpy as OpenBLAS's Haswell kernels are (Zen 3 guests): one rounding over the
+    first n & -16 elements, NumPy's two roundings over the rest."""
+    import ctypes
+
+    dt = np.float32 if kernel.scalar is ctypes.c_float else np.float64
+
+    def axpy(n, a, xp, incx, yp, incy):
+        body = n.value & -16
+        kernel.axpy(ctypes.c_int64(body), a, xp, incx, yp, incy)
+        rest, size = n.value - body, np.dtype(dt).itemsize
+        if rest:
+            addr = [p.value if isinstance(p, ctypes.c_void_p) else ctypes.addressof(p._obj)
+                    for p in (xp, yp)]
+            x, y = (np.frombuffer((ctypes.c_char * (rest * size)).from_address(v + body * size),
+                                  dt) for v in addr)
+            y += x * dt(a.value)
+    return axpy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_check_rejects_a_kernel_whose_tail_rounds_twice(dtype):
+    """The bind-time check fails a kernel that rounds twice only after its vector loop (its
+    elements are all ones where two roundings differ from one) and passes it over whole blocks,
+    where ``Kernel.block`` then confines it."""
+    import ctypes
+
+    kernel = blas.axpy_for(np.dtype(dtype))
+    if kernel is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    bad = _tail_rounds_twice(kernel)
+
+    def plain(n, a, xp, yp):
+        bad(n, a, xp, blas._ONE, yp, blas._ONE)
+
+    scalar = kernel.scalar
+    assert not blas._rounds_once(plain, np.dtype(dtype), scalar, 131)
+    assert not blas._rounds_once(plain, np.dtype(dtype), scalar, 17, 1)
+    assert blas._rounds_once(plain, np.dtype(dtype), scalar, 4 * blas.BLOCK)
+    assert blas._rounds_once(plain, np.dtype(dtype), scalar, 4 * blas.BLOCK, 1)
+    assert ctypes.sizeof(scalar) == np.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [5, 63, 64, 100, 10_001, 23_860, 262_147])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("via", ["plan", "axpy"])
+def test_blas_update_with_a_block_kernel_rounds_once_at_every_length(monkeypatch, dtype, size,
+                                                                    threads, via):
+    """Under a kernel that rounds once only over whole blocks (``Kernel.block``), the blocks go
+    to it (in calls of whole blocks when OpenBLAS could thread them) and the rest through a
+    zero-padded block: y + α·x is rounded once at every length, the plan's and the one-off
+    call's, and the elements before and after are untouched."""
+    kernel = blas.axpy_for(np.dtype(dtype))
+    if kernel is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    block = kernel._replace(axpy=_tail_rounds_twice(kernel), axpby=None, block=blas.BLOCK)
+    monkeypatch.setattr(blas, "_bound", Memo(lambda dt: block if dt == dtype else None))
+    monkeypatch.setattr(blas, "threads", lambda: threads)
+    rng = np.random.default_rng(size)
+    buf = rng.uniform(1.0, 2.0, size + 2).astype(dtype)
+    y0 = buf[1:-1].copy()
+    y = buf[1:-1]
+    x = (rng.uniform(0.25, 1.0, size) / 0.3 * rng.choice([-1.0, 1.0], size)).astype(dtype)
+    edges = buf[[0, -1]].copy()
+    if via == "plan":
+        blas.plan(y, x)(-0.3)
+    else:
+        assert blas.axpy(y, x, -0.3)
+    np.testing.assert_array_equal(y, rounded_once(y0, x, 0.3))
+    np.testing.assert_array_equal(buf[[0, -1]], edges)
+    if size > 100:
+        assert np.any(y != two_passes(y0, x, 0.3))  # the test can tell them apart
 
 
 def test_blas_kernels_are_checked_for_one_rounding():

@@ -19,7 +19,7 @@ from sgd_oracle import rounded_once, sgd_update, two_passes
 
 import tinygrad_nn as tg
 from tinygrad_nn import nn, optim
-from tinygrad_nn.engine import refs
+from tinygrad_nn.engine import blas, refs
 from tinygrad_nn.optim import flat
 
 
@@ -387,6 +387,24 @@ def test_rehome_refuses_without_changing_anything():
     del arrays
     fp = flat.rehome(params, 1 << 20)
     assert fp is not None and all(p.data is v for p, v in zip(params, fp.views, strict=True))
+
+
+def test_flat_arrays_are_whole_blas_blocks_and_their_padding_stays_zero():
+    """The flat arrays are whole ``blas.BLOCK``s (so a kernel that rounds once only over whole
+    blocks needs no padded tail: ``Kernel.block``); the padding stays zero through updates."""
+    rng = np.random.default_rng(8)
+    params = _two_params(rng)
+    fp = flat.rehome(params, 1 << 20)
+    assert fp is not None
+    assert fp.data.size % blas.BLOCK == 0 and fp.data.size >= sum(p.data.size for p in params)
+    for a in (fp.data, fp.grad, fp.scratch):
+        a[...] = 0.0
+    for v, gv in zip(fp.views, fp.grad_views, strict=True):
+        v[...], gv[...] = 1.0, 2.0
+    if fp.grad_update is not None:
+        fp.grad_update(-0.25)
+        assert int(np.count_nonzero(fp.data)) == sum(p.data.size for p in params)
+        assert all(np.all(v == 0.5) for v in fp.views)
 
 
 def test_reference_counts_are_calibrated_on_this_interpreter():

@@ -47,6 +47,7 @@ from .constants import Memo
 _PREFIX = {np.dtype(np.float32): ("s", ctypes.c_float),
            np.dtype(np.float64): ("d", ctypes.c_double)}
 _SERIAL = 10_000  # elements: OpenBLAS's interface/axpy.c runs n <= 10,000 on the calling thread
+BLOCK = 64  # elements: a multiple of every OpenBLAS axpy kernel's unrolled block
 _THREADED = 1 << 20  # bytes: from here one axpy call (which OpenBLAS may thread)
 _ONE = ctypes.c_int64(1)  # the increments
 
@@ -61,6 +62,11 @@ class Kernel(NamedTuple):
     axpy: Callable[..., None]
     axpby: Callable[..., None] | None
     scalar: type  # ctypes.c_float or ctypes.c_double
+    # 1: axpy rounds once at every length. BLOCK: only over whole blocks of BLOCK elements
+    # (OpenBLAS's Haswell kernels, chosen on Zen 3, fuse the multiply-add in their vector loop
+    # but not in the C loop over the last n mod 16 or 32): callers run it on the blocks and the
+    # rest through a zero-padded block (_Tail)
+    block: int = 1
 
 
 def _kernel_of(dtype: np.dtype) -> Kernel | None:
@@ -111,61 +117,96 @@ def _bind(dtype: np.dtype) -> Kernel | None:
     axpy = getattr(lib, f"scipy_cblas_{letter}axpy64_")
     axpy.restype = None
     # the checks: every value exact in both dtypes, a stride of 2 on x and of 1 on y; then one
-    # rounding where two differ, over a length with a tail after the kernel's unrolled blocks
+    # rounding where two differ, at a length with a tail after any kernel's unrolled blocks, at
+    # an offset of one element (a misaligned start), and else over whole blocks only
     x = np.arange(1.0, 11.0, dtype=dtype)
     y = np.full(5, 100.0, dtype=dtype)
     axpy(ctypes.c_int64(5), scalar(-0.5), _ptr(x), ctypes.c_int64(2), _ptr(y), _ONE)
-    if not np.array_equal(y, 100.0 - 0.5 * x[::2]) or not _rounds_once(
-            lambda n, a, xp, yp: axpy(n, a, xp, _ONE, yp, _ONE), dtype, scalar):
+    if not np.array_equal(y, 100.0 - 0.5 * x[::2]):
+        return None
+
+    def plain(n, a, xp, yp):
+        axpy(n, a, xp, _ONE, yp, _ONE)
+
+    if _rounds_once(plain, dtype, scalar, 131) and _rounds_once(plain, dtype, scalar, 131, 1):
+        block = 1
+    elif (_rounds_once(plain, dtype, scalar, 4 * BLOCK)
+          and _rounds_once(plain, dtype, scalar, 4 * BLOCK, 1)):
+        block = BLOCK
+    else:
         return None
     axpby = getattr(lib, f"scipy_cblas_{letter}axpby64_", None)
     if axpby is not None:
         axpby.restype = None
         beta = scalar(1.0)
         if not _rounds_once(lambda n, a, xp, yp: axpby(n, a, xp, _ONE, beta, yp, _ONE),
-                            dtype, scalar):
+                            dtype, scalar, 131):
             axpby = None
-    return Kernel(axpy, axpby, scalar)
+    return Kernel(axpy, axpby, scalar, block)
 
 
 def _ptr(a: np.ndarray) -> ctypes.c_void_p:
     return ctypes.c_void_p(a.ctypes.data)
 
 
-def _rounds_once(call: Callable[..., None], dtype: np.dtype, scalar: type) -> bool:
-    """Whether ``call(n, α, x, y)`` (y ← α·x + y) gives the correctly rounded α·x + y on 131
-    elements, where NumPy's two roundings differ from it in about one in five. y is in [1, 2)
-    and |α·x| in [1/4, 1): the exact result has at most 51 significant bits, so float64 holds it
-    exactly for float32 (and for float64 it is worked out in fractions)."""
+def _rounds_once(call: Callable[..., None], dtype: np.dtype, scalar: type, n: int = 131,
+                 offset: int = 0) -> bool:
+    """Whether ``call(n, α, x, y)`` (y ← α·x + y) gives the correctly rounded α·x + y on n
+    elements that start ``offset`` elements into their buffers, every one of them a case where
+    NumPy's two roundings give another value (so one element rounded twice fails the check). y is
+    in [1, 2) and |α·x| in [1/4, 1): the exact result has at most 51 significant bits, so float64
+    holds it exactly for float32 (and for float64 it is worked out in fractions)."""
     rng = np.random.default_rng(1)
-    y = rng.uniform(1.0, 2.0, 131).astype(dtype)
     alpha = dtype.type(-0.3)
-    x = (rng.uniform(0.25 / 0.3, 1.0 / 0.3, 131) * rng.choice([-1.0, 1.0], 131)).astype(dtype)
-    if dtype == np.float32:
-        want = (y.astype(np.float64) + np.float64(alpha) * x.astype(np.float64)).astype(dtype)
-    else:
-        from fractions import Fraction  # (imported here: it costs `import tinygrad_nn` ~2 ms)
+    ys, xs, wants = [], [], []
+    count = 0
+    while count < n:
+        y = rng.uniform(1.0, 2.0, 4 * n).astype(dtype)
+        x = (rng.uniform(0.25 / 0.3, 1.0 / 0.3, 4 * n)
+             * rng.choice([-1.0, 1.0], 4 * n)).astype(dtype)
+        want = _exact(y, x, alpha)
+        differ = want != y + alpha * x
+        ys.append(y[differ])
+        xs.append(x[differ])
+        wants.append(want[differ])
+        count += int(differ.sum())
+    y = np.concatenate(ys)[:n]
+    x = np.concatenate(xs)[:n]
+    want = np.concatenate(wants)[:n]
+    got = np.concatenate([np.zeros(offset, dtype), y])
+    xo = np.concatenate([np.zeros(offset, dtype), x])
+    call(ctypes.c_int64(n), scalar(float(alpha)), _ptr(xo[offset:]), _ptr(got[offset:]))
+    return bool(np.array_equal(got[offset:], want))
 
-        want = np.array([float(Fraction(float(b)) + Fraction(float(alpha)) * Fraction(float(a)))
-                         for a, b in zip(x.tolist(), y.tolist(), strict=True)])
-    got = y.copy()
-    call(ctypes.c_int64(len(got)), scalar(float(alpha)), _ptr(x), _ptr(got))
-    return bool(np.array_equal(got, want))
+
+def _exact(y: np.ndarray, x: np.ndarray, alpha: np.generic) -> np.ndarray:
+    """y + α·x rounded once, for the values of ``_rounds_once``."""
+    if y.dtype == np.float32:
+        return (y.astype(np.float64) + np.float64(alpha) * x.astype(np.float64)).astype(y.dtype)
+    from fractions import Fraction  # (imported here: it costs `import tinygrad_nn` ~2 ms)
+
+    a = Fraction(float(alpha))
+    return np.array([float(Fraction(b) + a * Fraction(c))
+                     for c, b in zip(x.tolist(), y.tolist(), strict=True)])
 
 
 class AxpyPlan:
     """``y += α·x`` for two fixed arrays: ``plan(alpha)``, with the size and pointers made into
     ctypes objects once (SGD's flat update, ``optim/flat.py``). One ``axpy`` call, but see
-    ``_unthreaded``. The plan holds both arrays, so its pointers stay valid."""
+    ``_unthreaded`` and ``Kernel.block``. The plan holds both arrays, so its pointers stay
+    valid."""
 
-    __slots__ = ("y", "x", "kernel", "whole", "split", "beta")
+    __slots__ = ("y", "x", "kernel", "whole", "split", "beta", "tail")
 
     def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
         self.y, self.x, self.kernel = y, x, kernel
-        self.whole = (_c_int64(y.size), _ptr(x), _ptr(y))
-        self.split = _split(y)
+        body = y.size - y.size % kernel.block
+        self.whole = (_c_int64(body), _ptr(x), _ptr(y))
+        self.split = _split(y, kernel)
         # an axpy that OpenBLAS could thread, and lose, is an axpby with β = 1 (see _unthreaded)
         self.beta = _BETA[kernel.scalar] if self.split and kernel.axpby is not None else None
+        self.tail = _Tail(y.reshape(-1)[body:], x.reshape(-1)[body:], kernel) if body < y.size \
+            else None
 
     def __call__(self, alpha: float) -> None:
         kernel = self.kernel
@@ -177,24 +218,50 @@ class AxpyPlan:
             kernel.axpy(n, a, xp, _ONE, yp, _ONE)
         else:
             _unthreaded(kernel, a, self.whole, self.y.itemsize)
+        if self.tail is not None:
+            self.tail(a)
 
 
-def _split(y: np.ndarray) -> bool:
+class _Tail:
+    """``y += α·x`` for the last ``n mod block`` elements under a kernel that rounds once only
+    over whole blocks (``Kernel.block``): copied into zero-padded block buffers, one axpy call
+    over the block, copied back (three copies of fewer than 64 elements, ~1.5 µs)."""
+
+    __slots__ = ("y", "x", "ys", "xs", "args", "kernel")
+
+    def __init__(self, y: np.ndarray, x: np.ndarray, kernel: Kernel) -> None:
+        ypad, xpad = np.zeros(kernel.block, y.dtype), np.zeros(kernel.block, y.dtype)
+        self.y, self.x, self.ys, self.xs, self.kernel = y, x, ypad[:y.size], xpad[:y.size], kernel
+        self.args = (_c_int64(kernel.block), _ptr(xpad), _ptr(ypad))  # (the views hold the pads)
+
+    def __call__(self, a: Any) -> None:
+        ys = self.ys
+        ys[...] = self.y
+        self.xs[...] = self.x
+        n, xp, yp = self.args
+        self.kernel.axpy(n, a, xp, _ONE, yp, _ONE)
+        self.y[...] = ys
+
+
+def _split(y: np.ndarray, kernel: Kernel) -> bool:
     """Whether one axpy call on y could be threaded and lose: more than 10,000 elements, under
-    1 MiB (see ``_unthreaded``)."""
-    return y.size > _SERIAL and y.nbytes < _THREADED
+    1 MiB (see ``_unthreaded``); at any size for a kernel that rounds once only over whole
+    blocks (``Kernel.block``: the parts OpenBLAS's threads take need not be whole blocks)."""
+    return y.size > _SERIAL and (y.nbytes < _THREADED or kernel.block > 1)
 
 
 def _unthreaded(kernel: Kernel, a: Any, whole: tuple, itemsize: int) -> None:
-    """y += α·x below 1 MiB, with more than 10,000 elements, where NumPy's BLAS has no axpby
-    (which OpenBLAS never threads, and callers use first) while OpenBLAS has more than one
-    thread: calls of at most 10,000 elements, which it runs on the calling thread. Waking its
-    threads costs more than the work here: one threaded axpy call made the book's step 2.06x as
-    long at 2 threads (``benchmarks/ab.py``, 2026-12-03). ``whole``: (n, x, y) as ctypes
-    objects."""
+    """y += α·x with more than 10,000 elements, below 1 MiB (at any size for a kernel that rounds
+    once only over whole blocks), where NumPy's BLAS has no axpby (which OpenBLAS never threads,
+    and callers use first) while OpenBLAS has more than one thread: calls of at most 10,000
+    elements (whole blocks), which it runs on the calling thread. Waking its threads costs more
+    than the work below 1 MiB: one threaded axpy call made the book's step 2.06x as long at 2
+    threads (``benchmarks/ab.py``, 2026-12-03). ``whole``: (n, x, y) as ctypes objects, n whole
+    blocks."""
     n, xp, yp = whole
-    for i in range(0, n.value, _SERIAL):
-        kernel.axpy(_c_int64(min(_SERIAL, n.value - i)), a, _c_void_p(xp.value + i * itemsize),
+    step = _SERIAL - _SERIAL % kernel.block
+    for i in range(0, n.value, step):
+        kernel.axpy(_c_int64(min(step, n.value - i)), a, _c_void_p(xp.value + i * itemsize),
                     _ONE, _c_void_p(yp.value + i * itemsize), _ONE)
 
 
@@ -261,12 +328,15 @@ def axpy(y: np.ndarray, x: np.ndarray, alpha: float) -> bool:
         xp = _c_void_p(x.ctypes.data)
     yp = _byref(_c_char.from_buffer(y))
     a = kernel.scalar(alpha)
-    if not _split(y):
-        kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
+    body = n - n % kernel.block
+    if not _split(y, kernel):
+        kernel.axpy(_c_int64(body), a, xp, _ONE, yp, _ONE)
     elif kernel.axpby is not None:  # (see _unthreaded)
-        kernel.axpby(_c_int64(n), a, xp, _ONE, _BETA[kernel.scalar], yp, _ONE)
+        kernel.axpby(_c_int64(body), a, xp, _ONE, _BETA[kernel.scalar], yp, _ONE)
     elif threads() == 1:
-        kernel.axpy(_c_int64(n), a, xp, _ONE, yp, _ONE)
+        kernel.axpy(_c_int64(body), a, xp, _ONE, yp, _ONE)
     else:  # (the chunks need the addresses as numbers)
-        _unthreaded(kernel, a, (_c_int64(n), _ptr(x), _ptr(y)), y.itemsize)
+        _unthreaded(kernel, a, (_c_int64(body), _ptr(x), _ptr(y)), y.itemsize)
+    if body < n:
+        _Tail(y.reshape(-1)[body:], x.reshape(-1)[body:], kernel)(a)
     return True

@@ -77,6 +77,7 @@ class FlatParams:
         for a in arrays:
             places.append((end * dt.itemsize, a.shape))
             end += -(-a.size // step) * step
+        end = -(-end // blas.BLOCK) * blas.BLOCK  # whole blocks: no tail to pad (Kernel.block)
         self._layout = (end, places)
         self.n = len(arrays)
         self.dtype = dt
