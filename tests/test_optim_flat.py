@@ -401,10 +401,11 @@ def test_flat_arrays_are_whole_blas_blocks_and_their_padding_stays_zero():
         a[...] = 0.0
     for v, gv in zip(fp.views, fp.grad_views, strict=True):
         v[...], gv[...] = 1.0, 2.0
-    if fp.grad_update is not None:
-        fp.grad_update(-0.25)
-        assert int(np.count_nonzero(fp.data)) == sum(p.data.size for p in params)
-        assert all(np.all(v == 0.5) for v in fp.views)
+    if fp.grad_update is None:
+        pytest.skip("NumPy's BLAS has no axpy tinygrad_nn binds (see engine/blas.py)")
+    fp.grad_update(-0.25)
+    assert int(np.count_nonzero(fp.data)) == sum(p.data.size for p in params)
+    assert all(np.all(v == 0.5) for v in fp.views)
 
 
 def test_reference_counts_are_calibrated_on_this_interpreter():

@@ -26,9 +26,12 @@ configuration says ``USE64BITINT``), exporting ``scipy_cblas_saxpy64_`` and
 ``scipy_cblas_daxpy64_``: ``(n, alpha, x, incx, y, incy)`` with int64 n and increments. This
 module binds those two with ctypes, from the very library file NumPy has loaded (Linux: found in
 ``/proc/self/maps``, elsewhere next to NumPy's package), and checks each on a small exact sum
-before trusting it. Any other setup — another BLAS, 32-bit BLAS integers, NumPy built from
-source, no ctypes, a failed check — gives ``axpy_for(dtype) is None``, and callers keep NumPy's
-two passes. ``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
+before trusting it, then on elements that are all cases where two roundings differ from one.
+OpenBLAS's Haswell kernels (chosen on Zen 3) round once only in their vector loop, not over the
+last n mod 16 or 32 elements: such a kernel runs on whole blocks of ``BLOCK`` elements and the
+rest through a zero-padded block (``Kernel.block``, ``_Tail``). Any other setup — another
+BLAS, 32-bit BLAS integers, NumPy built from source, no ctypes, a failed check — gives
+``axpy_for(dtype) is None``, and callers keep NumPy's two passes. ``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
 """
 
 from __future__ import annotations
