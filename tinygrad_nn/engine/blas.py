@@ -31,7 +31,8 @@ OpenBLAS's Haswell kernels (chosen on Zen 3) round once only in their vector loo
 last n mod 16 or 32 elements: such a kernel runs on whole blocks of ``BLOCK`` elements and the
 rest through a zero-padded block (``Kernel.block``, ``_Tail``). Any other setup — another
 BLAS, 32-bit BLAS integers, NumPy built from source, no ctypes, a failed check — gives
-``axpy_for(dtype) is None``, and callers keep NumPy's two passes. ``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
+``axpy_for(dtype) is None``, and callers keep NumPy's two passes.
+``TINYGRAD_NN_NO_BLAS_AXPY=1`` in the environment turns it off.
 """
 
 from __future__ import annotations
