@@ -327,3 +327,32 @@ def test_batch_size_none_yields_single_examples():
 def test_custom_collate_fn():
     loader = DataLoader(Squares(5), batch_size=2, collate_fn=lambda items: [i for i, _ in items])
     assert list(loader) == [[0, 1], [2, 3], [4]]
+
+
+def test_no_batching_applies_the_users_collate_fn_to_each_example():
+    ds = TensorDataset(tg.tensor([1, 2, 3]))
+    got = [b for b in DataLoader(ds, batch_size=None, collate_fn=lambda ex: ex[0] * 10)]
+    assert [int(b.item()) for b in got] == [10, 20, 30]
+    assert DataLoader(ds, batch_size=None).collate_fn is tg.data.default_convert
+
+
+def test_a_tensor_dataset_with_its_own_getitems_is_asked_for_whole_batches():
+    class Evens(TensorDataset):
+        def __getitems__(self, indices):
+            return [(self.tensors[0][2 * i],) for i in indices]
+
+    ds = Evens(tg.arange(8.0))
+    it = iter(DataLoader(ds, batch_size=2))
+    batches = [next(it)[0].tolist() for _ in range(2)]
+    assert batches == [[0.0, 2.0], [4.0, 6.0]]
+
+
+@pytest.mark.parametrize("a, b, want", [
+    (np.float32, np.int64, np.float32), (np.float16, np.int32, np.float16),
+    (np.int8, np.uint8, np.int16), (np.int64, np.float32, np.float32)])
+def test_collating_mixed_dtypes_promotes_as_pytorch(a, b, want):
+    arrays = [np.ones(2, a), np.ones(2, b)]
+    assert default_collate(arrays).dtype == want
+    assert default_collate([tg.from_numpy(x) for x in arrays]).dtype == want
+    assert default_collate([a(1), b(2)]).dtype == want
+    assert default_collate([np.ones(2, a)] * 2).dtype == a  # one dtype: kept

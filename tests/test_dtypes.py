@@ -212,3 +212,13 @@ def test_numpy_scalars_are_weak_like_python_scalars(scalar, dtype):
     for out in (t * scalar, scalar * t, t + scalar, t - scalar, t / scalar):
         assert out.dtype == dtype
     assert (tg.ones(3, dtype=tg.int64) * np.float64(2.5)).dtype == tg.get_default_dtype()
+
+
+@pytest.mark.parametrize("dtype", ["U1", object, np.longdouble, "M8[s]", [("a", "f4")]])
+def test_a_dtype_no_tensor_can_have_raises_type_error(dtype):
+    arr = np.zeros(2, dtype)
+    for make in (tg.from_numpy, tg.tensor, lambda a: tg.tensor([0.0, 1.0], dtype=a.dtype),
+                 lambda a: tg.tensor([0.0]).to(a.dtype),
+                 lambda a: tg.tensor(tg.zeros(2), dtype=a.dtype)):
+        with pytest.raises(TypeError, match="cannot have dtype"):
+            make(arr)

@@ -689,3 +689,19 @@ def test_torch_optimizer_state_roundtrip(tmp_path, suffix, kind):
         o.step()
     for a, b in zip(model.parameters(), clone.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_member_whose_declared_size_its_bytes_cannot_hold_is_rejected_before_reading(tmp_path):
+    """A forged zip64 size must not make load() allocate it (MemoryError, or gigabytes)."""
+    path = tmp_path / "forged.npz"
+    save({"a": np.zeros(8)}, str(path))
+    with zipfile.ZipFile(path) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    forged = tmp_path / "forged2.npz"
+    with zipfile.ZipFile(forged, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            with z.open(name, "w", force_zip64=True) as f:
+                f.write(data)
+        z.filelist[-1].file_size = 10**13
+    with pytest.raises(ValueError, match="cannot hold them"):
+        load(str(forged))

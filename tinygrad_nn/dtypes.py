@@ -42,11 +42,23 @@ def get_default_dtype() -> np.dtype:
 
 
 def to_dtype(d) -> np.dtype:
-    """Normalise a dtype-like (``tinygrad_nn.float32``, ``np.dtype``, ``'float64'``) to np.dtype."""
+    """Normalise a dtype-like (``tinygrad_nn.float32``, ``np.dtype``, ``'float64'``) to np.dtype;
+    TypeError for one a tensor cannot have (see ``check``)."""
     try:
-        return np.dtype(d)
+        dt = np.dtype(d)
     except TypeError as e:
         raise TypeError(f"expected a dtype such as tinygrad_nn.float32, got {d!r}") from e
+    return check(dt)
+
+
+def check(dt: np.dtype) -> np.dtype:
+    """``dt`` if a tensor can have it: bool, integers, float16/32/64, complex64/128 (PyTorch's
+    NumPy dtypes); else TypeError (strings, objects, records, datetimes, long double), as
+    ``torch.from_numpy``."""
+    if dt.kind not in "biufc" or dt.char in "gG":
+        raise TypeError(f"a tensor cannot have dtype {dt}: the supported dtypes are bool, "
+                        "int8-64, uint8-64, float16, float32, float64, complex64 and complex128")
+    return dt
 
 
 def _category(dt: np.dtype) -> int:

@@ -33,6 +33,10 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``arr`` (as ``torch.from_numpy``)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    if arr.dtype.kind not in "biufc":  # (the cheap test first: from_numpy is on the hot path)
+        _dt.check(arr.dtype)
+    elif arr.dtype.char in "gG":
+        _dt.check(arr.dtype)
     return Tensor._make(arr, None, False)
 
 

@@ -311,6 +311,14 @@ def _describe_non_zip(head: bytes) -> str:
 def _read_npy(zf: zipfile.ZipFile, member: str) -> np.ndarray:
     """Read one ``.npy`` member after checking its header against the member's size."""
     info = zf.getinfo(member)
+    # the declared size must be one the stored bytes can hold: deflate expands at most ~1032:1,
+    # and a forged size would otherwise be allocated before the short data is noticed
+    limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else (
+        1032 * info.compress_size + 1024)
+    if info.file_size > limit:
+        raise ValueError(f"member {member!r} declares {info.file_size} bytes but its "
+                         f"{info.compress_size} stored bytes cannot hold them: a corrupt or "
+                         "forged archive")
     with zf.open(info) as fp:
         version = np.lib.format.read_magic(fp)
         if version == (1, 0):
@@ -327,7 +335,12 @@ def _read_npy(zf: zipfile.ZipFile, member: str) -> np.ndarray:
             raise ValueError(f"member {member!r} declares shape {shape} of {dtype} ({size} bytes "
                              f"with its header) but holds {info.file_size} bytes")
         fp.seek(0)
-        return _checked(np.lib.format.read_array(fp, allow_pickle=False), member)
+        try:
+            arr = np.lib.format.read_array(fp, allow_pickle=False)
+        except MemoryError:
+            raise ValueError(f"member {member!r} declares shape {shape} of {dtype}: more "
+                             "memory than this machine can give") from None
+        return _checked(arr, member)
 
 
 def _load_npz(path: str) -> Any:

@@ -43,11 +43,12 @@ def _as_array(data, dtype=None) -> np.ndarray:
     """Convert Python/NumPy data to a fresh array with PyTorch's dtype inference."""
     if isinstance(data, Tensor):
         arr = data.data
-        return np.array(arr, dtype=dtype if dtype is not None else arr.dtype, copy=True)
+        return np.array(arr, dtype=arr.dtype if dtype is None else _dt.to_dtype(dtype),
+                        copy=True)
     if dtype is not None:
         return np.array(_unwrap_nested(data), dtype=_dt.to_dtype(dtype))
     if isinstance(data, np.ndarray):
-        return np.array(data, copy=True)
+        return np.array(data, dtype=_dt.check(data.dtype), copy=True)
     if isinstance(data, (np.generic,)):
         return np.array(data)
     arr = np.array(_unwrap_nested(data))

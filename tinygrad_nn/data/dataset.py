@@ -87,7 +87,11 @@ def _stack(arrays: list[np.ndarray]):
                 "stack expects each tensor to be equal size, but got "
                 f"{list(shapes[0])} at entry 0 and {list(s)} at entry {i}"
             )
-    return _core().from_numpy(np.stack(arrays))
+    core = _core()
+    dt = arrays[0].dtype
+    if any(a.dtype != dt for a in arrays):  # mixed dtypes: PyTorch's promotion, as torch.stack
+        return core.stack([core.from_numpy(np.asarray(a)) for a in arrays], 0)
+    return core.from_numpy(np.stack(arrays))
 
 
 def _python_numbers(batch) -> np.ndarray:
@@ -124,7 +128,7 @@ def default_collate(batch: list) -> Any:
             raise TypeError(_COLLATE_TYPE_ERROR.format(elem.dtype))
         return _stack(list(batch))
     if isinstance(elem, (np.bool_, np.number)):
-        return core.from_numpy(np.array(batch))
+        return _stack([np.asarray(b) for b in batch])
     if isinstance(elem, float):
         return core.from_numpy(np.array(batch, dtype=np.float64))
     if isinstance(elem, int):
@@ -260,7 +264,9 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = drop_last
         self.generator = generator
-        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        if collate_fn is None:  # as PyTorch: no batching converts, batching collates
+            collate_fn = default_convert if batch_size is None else default_collate
+        self.collate_fn = collate_fn
         self._rng = (
             np.random.default_rng(int(generator))
             if isinstance(generator, (int, np.integer))
@@ -288,14 +294,17 @@ class DataLoader:
 
     def _batches(self, indices: np.ndarray) -> Iterator[Any]:
         dataset = self.dataset
-        if self.batch_size is None:
+        if self.batch_size is None:  # no batching: collate_fn (default_convert) per example
+            collate = self.collate_fn
             for i in indices.tolist():
-                yield default_convert(dataset[i])
+                yield collate(dataset[i])
             return
+        cls = type(dataset)
         fast = (
             self.collate_fn is default_collate
             and isinstance(dataset, TensorDataset)
-            and type(dataset).__getitem__ is TensorDataset.__getitem__
+            and cls.__getitem__ is TensorDataset.__getitem__
+            and getattr(cls, "__getitems__", None) is getattr(TensorDataset, "__getitems__", None)
         )
         getitems = getattr(dataset, "__getitems__", None)
         bs, n = self.batch_size, len(indices)
