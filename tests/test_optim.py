@@ -339,3 +339,21 @@ def test_load_state_dict_casts_copies_and_validates():
     adam.step()
     assert adam.state[ps[1]]["step"].item() == 4.0
     assert math.isfinite(float(ps[1].data.sum()))
+
+
+@pytest.mark.parametrize("kw", [{"momentum": 0.9}, {"weight_decay": 0.1}])
+def test_sgd_takes_a_tensor_lr_with_momentum_or_weight_decay(kw):
+    """A scheduler may put a 0-d Tensor in param_groups (as torch's): the same update as its
+    value as a float."""
+    results = []
+    for lr in (tg.tensor(0.5, dtype=tg.float64), 0.5):
+        p = tg.nn.Parameter(tg.tensor([1.0, -2.0], dtype=tg.float64))
+        opt = tg.optim.SGD([p], lr=0.5, **kw)
+        for _ in range(3):
+            opt.param_groups[0]["lr"] = lr
+            opt.zero_grad()
+            (p * p).sum().backward()
+            opt.step()
+        results.append(p.detach().numpy().copy())
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[1], [1.0, -2.0])

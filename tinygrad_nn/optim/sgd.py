@@ -206,6 +206,8 @@ class SGD(Optimizer):
     def _update(self, group: dict) -> None:
         """PyTorch's algorithm (the module docstring) for one group with momentum or decay."""
         lr = group["lr"]
+        if isinstance(lr, Tensor):  # a scheduler (or the user) may set a Tensor, as torch's
+            lr = lr.item()
         momentum = group["momentum"]
         weight_decay = group["weight_decay"]
         maximize = group["maximize"]
