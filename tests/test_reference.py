@@ -415,3 +415,10 @@ def test_float32_agrees_with_float64_and_integer_targets_do_not_promote():
     )
     # Mixing float32 and float64 computes in float64 (NumPy's promotion).
     assert reference.backprop(w32, b32, x64, y64)[0][0].dtype == np.float64
+
+
+@pytest.mark.parametrize("name", ["backprop", "cost"])
+def test_a_missing_y_is_named_in_the_error(name):
+    w, b, x = [np.ones((2, 3))], [np.zeros(2)], np.ones((4, 3))
+    with pytest.raises(TypeError, match="y .* is required"):
+        getattr(reference, name)(w, b, x, None)

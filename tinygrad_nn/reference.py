@@ -96,9 +96,12 @@ def _common_dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
 
 
 def _check_network(
-    weights: Sequence[ArrayLike], biases: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike | None
+    weights: Sequence[ArrayLike], biases: Sequence[ArrayLike], x: ArrayLike, y: ArrayLike | None,
+    need_y: bool = True,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray | None]:
     """Validate shapes and cast everything to one floating dtype (copies only when needed)."""
+    if need_y and y is None:
+        raise TypeError("y (the desired outputs, one row per example) is required, got None")
     if isinstance(weights, np.ndarray) or isinstance(biases, np.ndarray):
         raise TypeError(
             "weights and biases must be lists of arrays (one per layer), not a single array"
@@ -182,7 +185,7 @@ def feedforward(
     ``a^l = sigma(w^l a^{l-1} + b^l)`` (book eq. 25), computed for all ``m`` examples at once:
     ``a^l`` has shape ``(m, n_l)``, row ``i`` belonging to example ``x[i]``.
     """
-    weights, biases, x, _ = _check_network(weights, biases, x, None)
+    weights, biases, x, _ = _check_network(weights, biases, x, None, need_y=False)
     return _forward(weights, biases, x)[1]
 
 
